@@ -6,8 +6,13 @@ policy object; thresholds live in the file, not in code, so a replay can run ano
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from agents.rules.checkout import CheckoutPolicy
+from agents.rules.dunning import DunningPolicy
+from agents.rules.refunds import RefundPolicy
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent.parent / "policies" / "default.toml"
 
@@ -15,3 +20,23 @@ DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent.parent / "policies"
 def load_policy_document(path: str | Path | None = None) -> dict[str, Any]:
     with open(path or DEFAULT_POLICY_PATH, "rb") as fh:
         return tomllib.load(fh)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The whole decision policy: one typed section per rule family, and the version stamped on every decision."""
+
+    version: str
+    checkout: CheckoutPolicy
+    dunning: DunningPolicy
+    refunds: RefundPolicy
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    doc = load_policy_document(path)
+    return Policy(
+        version=str(doc["version"]),
+        checkout=CheckoutPolicy.from_mapping(doc["checkout"]),
+        dunning=DunningPolicy.from_mapping(doc["dunning"]),
+        refunds=RefundPolicy.from_mapping(doc["refunds"]),
+    )

@@ -1,0 +1,192 @@
+"""One customer's journey: the single pure step that the live agent and `journey replay` both run.
+
+`handle(state, event, links, policy, ctx)` folds one input event (or a due timer action) into the customer's state and
+returns the records to emit: checkout decisions, dunning steps, notifications, recoveries, refund decisions and
+identity links. Time is the event's own time, so a replay of the same events yields the same records.
+
+Before an event at time t is applied, the customer's scheduled retries and reminders due at or before t fire, in
+order: a replay and a live worker that had no timer tick in between produce the same timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from agents.rules import checkout, dunning, experiments, ledger, profile, refunds
+from agents.rules.events import (
+    Chargeback,
+    CustomerPreferencesUpdated,
+    DeviceSeen,
+    DueAction,
+    IdentityLinked,
+    InputEvent,
+    PaymentAttempted,
+    PaymentFailed,
+    PaymentSucceeded,
+    RefundRequested,
+)
+from agents.rules.identity import IdentityNode, identifier, link
+from agents.rules.policy import Policy
+from agents.rules.preferences import Preferences, apply_preferences
+
+MAX_REMEMBERED_EVENT_IDS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerState:
+    customer_id: str
+    profile: profile.CustomerProfile
+    dunning: dunning.DunningState
+    refunds: refunds.RefundHistory
+    prefs: Preferences
+    payments: tuple[ledger.PaymentRef, ...] = ()
+    recent_event_ids: tuple[str, ...] = ()  # newest first; the deduplication window
+
+    @classmethod
+    def empty(cls, customer_id: str) -> CustomerState:
+        return cls(
+            customer_id=customer_id,
+            profile=profile.CustomerProfile.empty(customer_id),
+            dunning=dunning.DunningState.empty(),
+            refunds=refunds.RefundHistory.empty(),
+            prefs=Preferences(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the step needs from outside the event stream."""
+
+    link_secret: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    state: CustomerState
+    outputs: tuple[Any, ...]  # records from agents.rules.events, each knows its TOPIC
+    links: tuple[IdentityLinked, ...] = ()
+    duplicate: bool = False
+
+
+def identifiers_needed(event: InputEvent | DueAction) -> tuple[str, ...]:
+    """Identity-index keys whose nodes the step reads for this event (fetched by the caller beforehand)."""
+    if isinstance(event, PaymentAttempted):
+        return ledger.identifiers_of_attempt(event)
+    if isinstance(event, RefundRequested):
+        return _claim_identifiers(event)
+    return ()
+
+
+def _claim_identifiers(r: RefundRequested) -> tuple[str, ...]:
+    found = (
+        identifier("device", r.device_id),
+        identifier("addr", r.shipping_address_id),
+        identifier("card", r.card_fingerprint),
+        identifier("email", r.claimant_email),
+    )
+    return tuple(i for i in found if i)
+
+
+def handle(
+    state: CustomerState | None,
+    event: InputEvent | DueAction,
+    links: Mapping[str, IdentityNode | None],
+    policy: Policy,
+    ctx: Context,
+) -> Step:
+    state = state or CustomerState.empty(event.customer_id)
+    if event.event_id in state.recent_event_ids:
+        return Step(state=state, outputs=(), duplicate=True)
+    state = replace(state, recent_event_ids=(event.event_id, *state.recent_event_ids)[:MAX_REMEMBERED_EVENT_IDS])
+    state, fired = fire_due(state, event.occurred_at, policy, ctx)
+    if isinstance(event, DueAction):
+        return Step(state=state, outputs=tuple(fired))
+    known = {k: v for k, v in links.items() if v is not None}
+    state, outputs, new_links = _apply(state, event, known, policy, ctx)
+    return Step(state=state, outputs=(*fired, *outputs), links=tuple(new_links))
+
+
+def fire_due(state: CustomerState, until: int, policy: Policy, ctx: Context) -> tuple[CustomerState, list[Any]]:
+    """Fire every scheduled retry/reminder due at or before `until`, each at its own due time."""
+    outputs: list[Any] = []
+    for _ in range(1000):  # a schedule is finite; the bound only guards against a rule that reschedules forever
+        due = [d for d in dunning.due_actions(state.dunning, state.customer_id, until) if d.occurred_at <= until]
+        if not due:
+            break
+        first = min(due, key=lambda d: (d.occurred_at, d.seq, d.case_id))
+        new_dunning, out = dunning.on_due(state.dunning, first, _dunning_ctx(state, None, policy, ctx), policy.dunning,
+                                          first.occurred_at)
+        state = replace(state, dunning=new_dunning)
+        outputs += out
+    return state, outputs
+
+
+def in_good_standing(state: CustomerState, policy: Policy, now: int) -> bool:
+    """Refund abusers and customers with their own bad history get no offers and no instant refunds."""
+    return not (refunds.is_refund_abuser(state.refunds, policy.refunds, now)
+                or checkout.has_bad_history(state.profile))
+
+
+def _dunning_ctx(state: CustomerState, payment: ledger.PaymentRef | None, policy: Policy, ctx: Context,
+                 now: int | None = None) -> dunning.DunningContext:
+    at = now if now is not None else state.prefs.updated_at
+    return dunning.DunningContext(
+        customer_id=state.customer_id,
+        prefs=state.prefs,
+        payment=payment,
+        in_good_standing=in_good_standing(state, policy, at),
+        link_secret=ctx.link_secret,
+        variant=experiments.variant_for(state.customer_id, policy.dunning),
+    )
+
+
+def _apply(
+    state: CustomerState, event: InputEvent, links: Mapping[str, IdentityNode], policy: Policy, ctx: Context
+) -> tuple[CustomerState, list[Any], list[IdentityLinked]]:
+    now = event.occurred_at
+    outputs: list[Any] = []
+    new_links: list[IdentityLinked] = []
+    payment = ledger.find(state.payments, event.payment_id) if hasattr(event, "payment_id") else None
+
+    if isinstance(event, PaymentAttempted):
+        outputs.append(checkout.decide(state.profile, links, event, policy.checkout, now, policy.version))
+        payment = ledger.ref_of(event)
+        state = replace(state, payments=ledger.remember(state.payments, payment))
+        new_links += [link(i, state.customer_id, now, "seen", event.event_id) for i in payment.identifiers]
+    elif isinstance(event, RefundRequested):
+        decision, notice = refunds.decide_refund(
+            state.refunds, links, event, state.prefs, policy.refunds, now, policy.version
+        )
+        outputs += [decision, notice]
+        state = replace(state, refunds=refunds.record_decision(state.refunds, decision))
+        for ident in _claim_identifiers(event):
+            new_links.append(link(ident, state.customer_id, now, "seen", event.event_id))
+            new_links.append(link(ident, state.customer_id, now, "claim", event.event_id, event.reason, event.refund_id))
+    elif isinstance(event, DeviceSeen):
+        seen = (identifier("device", event.device_id), identifier("ip", event.ip))
+        new_links += [link(i, state.customer_id, now, "seen", event.event_id) for i in seen if i]
+    elif isinstance(event, Chargeback) and payment is not None:
+        new_links += [
+            link(i, state.customer_id, now, "chargeback", event.event_id, event.reason, event.payment_id)
+            for i in payment.identifiers
+        ]
+    elif isinstance(event, CustomerPreferencesUpdated):
+        state = replace(state, prefs=apply_preferences(state.prefs, event))
+
+    if isinstance(event, PaymentSucceeded | PaymentFailed):
+        status = "succeeded" if isinstance(event, PaymentSucceeded) else "failed"
+        state = replace(state, payments=ledger.mark(state.payments, event.payment_id, status))
+
+    new_dunning, dunning_out = dunning.on_event(
+        state.dunning, event, _dunning_ctx(state, payment, policy, ctx, now), policy.dunning, now
+    )
+    outputs += dunning_out
+    state = replace(
+        state,
+        dunning=new_dunning,
+        profile=profile.update_profile(state.profile, event, now, payment=payment),
+        refunds=refunds.update_refund_history(state.refunds, event, now),
+    )
+    return state, outputs, new_links

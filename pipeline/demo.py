@@ -1,0 +1,182 @@
+"""`journey demo`: the whole pipeline on a real broker, end to end, with a summary people can read.
+
+Starts the embedded broker (or uses KAFKA_BOOTSTRAP_SERVERS), runs a real worker process (`journey worker`),
+publishes simulated traffic for a few hundred customers plus some broken and duplicated messages, waits until every
+payment attempt and refund request has its decision, stops everything and prints what was decided and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+from pipeline import simulation
+from pipeline.codec import Codec
+from pipeline.connect import connect
+from pipeline.errors import DecodeError
+from pipeline.kafka_io import Outgoing, consume, produce
+from pipeline.publishing import encode_all, simulation_start
+from pipeline.registry import registry_from_settings
+from pipeline.settings import Settings
+from pipeline.summary import summarise
+from pipeline.worker import prepare
+
+OUTPUTS = ("decisions", "refund-decisions", "dunning", "notifications", "recovery",
+           "payments-dlq", "orders-dlq", "refunds-dlq")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_demo(settings: Settings, customers: int, seed: int, timeout_s: float) -> int:
+    data_dir = settings.data_dir / "demo"
+    shutil.rmtree(data_dir, ignore_errors=True)  # the embedded broker starts empty, so must the worker's tables
+    data_dir.mkdir(parents=True)
+    app_id = settings.app_id if settings.embedded else f"{settings.app_id}-demo-{int(time.time())}"
+    settings = replace(settings, data_dir=data_dir, app_id=app_id)
+    started = time.monotonic()
+    say(f"payment-journey demo: {customers} simulated customers, seed {seed}")
+    with connect(settings, start_embedded=True) as conn:
+        say(f"[1/5] broker on {conn.bootstrap} ({'embedded Tansu' if conn.tansu else 'Kafka'})")
+        prepare(conn, settings)
+        port = free_port()
+        worker = _start_worker(settings, conn.bootstrap, conn.tansu, port)
+        try:
+            return _drive(settings, conn.bootstrap, worker, port, customers, seed, timeout_s, started)
+        finally:
+            _stop(worker)
+
+
+def _start_worker(settings: Settings, bootstrap: str, tansu: bool, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "JOURNEY_TANSU": "1" if tansu else "0",
+           "JOURNEY_DATA_DIR": str(settings.data_dir), "JOURNEY_WEB_PORT": str(port), "JOURNEY_APP_ID": settings.app_id}
+    log = open(settings.data_dir / "worker.log", "wb")  # noqa: SIM115 (closed by the child's exit)
+    say(f"[2/5] starting a worker (log: {settings.data_dir / 'worker.log'})")
+    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, stdout=log,  # noqa: S603
+                            stderr=subprocess.STDOUT)
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def _drive(settings: Settings, bootstrap: str, worker: subprocess.Popen[bytes], port: int, customers: int,
+           seed: int, timeout_s: float, started: float) -> int:
+    codec = Codec(registry_from_settings(settings.schema_registry_url, settings.data_dir))
+    labelled = simulation.generate(seed, customers, simulation_start(30), 30)
+    events = [x.event for x in labelled]
+    broken = _broken_messages(codec, events)
+    duplicates = list(encode_all(codec, events[:: max(1, len(events) // 25)]))
+    say(f"[3/5] publishing {len(events):,} events, {len(duplicates)} duplicates and {len(broken)} broken messages")
+    records = [*encode_all(codec, events), *duplicates, *broken]
+    asyncio.run(produce(bootstrap, records, _progress_line("      published", len(records))))
+    expected = {
+        "decisions": sum(type(e).__name__ == "PaymentAttempted" for e in events),
+        "refund-decisions": sum(type(e).__name__ == "RefundRequested" for e in events),
+        "dlq": len(broken),
+    }
+    say(f"[4/5] waiting for {expected['decisions']:,} checkout decisions and {expected['refund-decisions']:,} "
+        f"refund decisions")
+    outputs, dead = asyncio.run(_collect(bootstrap, codec, expected, worker, timeout_s))
+    metrics = _scrape(port)
+    say("[5/5] stopping the worker and the broker")
+    print(summarise(labelled, outputs, dead, expected, metrics, time.monotonic() - started))
+    complete = Counter(type(o).__name__ for o in outputs)
+    ok = (complete["PaymentDecision"] == expected["decisions"]
+          and complete["RefundDecision"] == expected["refund-decisions"] and len(dead) == expected["dlq"])
+    return 0 if ok else 1
+
+
+def _broken_messages(codec: Codec, events: list[Any]) -> list[Outgoing]:
+    """Three messages no schema can read: garbage, an unknown schema id, a truncated body."""
+    good = codec.encode(events[0])
+    return [
+        Outgoing("payments", b"cust-broken-1", b"not avro at all"),
+        Outgoing("orders", b"cust-broken-2", b"\x00\x7f\xff\xff\xf0" + good[5:]),
+        Outgoing("refunds", b"cust-broken-3", good[:7]),
+    ]
+
+
+async def _collect(bootstrap: str, codec: Codec, expected: dict[str, int], worker: subprocess.Popen[bytes],
+                   timeout_s: float) -> tuple[list[Any], list[tuple[str, dict[str, str]]]]:
+    outputs: list[Any] = []
+    dead: list[tuple[str, dict[str, str]]] = []
+    counts: Counter[str] = Counter()
+    deadline = time.monotonic() + timeout_s
+    show = _progress_line("      decided", expected["decisions"])
+    settled_at: float | None = None
+    async for topic, _p, _o, _k, value, headers in consume(bootstrap, OUTPUTS, from_beginning=True, follow=True,
+                                                        heartbeat=True):
+        if topic.endswith("-dlq"):
+            dead.append((topic, {k: v.decode(errors="replace") for k, v in headers}))
+        elif topic != "__idle__":
+            try:
+                rec = codec.decode(value or b"")
+            except DecodeError:
+                continue
+            outputs.append(rec)
+            counts[topic] += 1
+            if topic == "decisions":
+                show(counts["decisions"])
+        done = (counts["decisions"] >= expected["decisions"]
+                and counts["refund-decisions"] >= expected["refund-decisions"] and len(dead) >= expected["dlq"])
+        if done and settled_at is None:
+            settled_at = time.monotonic()
+        if settled_at and time.monotonic() - settled_at > 3:  # let timers fire the last reminders
+            break
+        if time.monotonic() > deadline or worker.poll() is not None:
+            say("      gave up waiting: " + ("the worker exited" if worker.poll() is not None else "timeout"))
+            break
+    return outputs, dead
+
+
+def _progress_line(label: str, total: int) -> Any:
+    last = [0.0]
+
+    def show(done: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] > 1.0:
+            last[0] = now
+            bar = "#" * int(30 * done / max(total, 1))
+            say(f"{label} [{bar:<30}] {done:,}/{total:,}")
+
+    return show
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """Counters from the worker's own /metrics endpoint."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:  # noqa: S310
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    totals: Counter[str] = Counter()
+    for line in text.splitlines():
+        if line.startswith("journey_") and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            totals[name.split("{")[0]] += float(value)
+    return dict(totals)
+

@@ -1,0 +1,68 @@
+"""All configuration, in one typed, frozen object read from the environment with local defaults.
+
+Nothing else in the project reads os.environ. Secrets are kept out of repr() so they never reach a log line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agents.rules.policy import DEFAULT_POLICY_PATH
+
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob of a worker, the CLI and the demo."""
+
+    bootstrap_servers: str | None = None  # KAFKA_BOOTSTRAP_SERVERS; None = start the embedded broker
+    schema_registry_url: str | None = None  # SCHEMA_REGISTRY_URL; None = local registry in data_dir
+    data_dir: Path = Path(".data")  # JOURNEY_DATA_DIR: tables, local registry, broker log
+    app_id: str = "payment-journey"  # JOURNEY_APP_ID: consumer group and changelog prefix
+    partitions: int = 4  # JOURNEY_PARTITIONS: every topic, so streams and tables are co-partitioned
+    store: str = "rocksdb://"  # JOURNEY_STORE: rocksdb:// for workers, memory:// for tests
+    policy_path: Path = DEFAULT_POLICY_PATH  # JOURNEY_POLICY
+    schemas_dir: Path = SCHEMAS_DIR  # JOURNEY_SCHEMAS
+    web_port: int = 6066  # JOURNEY_WEB_PORT: Faust web server with /metrics
+    web_host: str = "127.0.0.1"  # JOURNEY_WEB_HOST
+    web_enabled: bool = True  # JOURNEY_WEB_ENABLED
+    timer_interval_s: float = 1.0  # JOURNEY_TIMER_INTERVAL: how often due retries/reminders are published
+    session_timeout_s: float = 6.0  # JOURNEY_SESSION_TIMEOUT: short, because Tansu joins take half of it
+    log_level: str = "WARNING"  # JOURNEY_LOG_LEVEL
+    tansu: bool = False  # JOURNEY_TANSU: the broker at bootstrap_servers is Tansu (enables its workarounds)
+    link_secret: bytes = field(default=b"dev-only-link-secret", repr=False)  # JOURNEY_LINK_SECRET
+
+    @property
+    def embedded(self) -> bool:
+        return not self.bootstrap_servers
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        d = cls()
+        return cls(
+            bootstrap_servers=e.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            schema_registry_url=e.get("SCHEMA_REGISTRY_URL") or None,
+            data_dir=Path(e.get("JOURNEY_DATA_DIR", str(d.data_dir))),
+            app_id=e.get("JOURNEY_APP_ID", d.app_id),
+            partitions=int(e.get("JOURNEY_PARTITIONS", d.partitions)),
+            store=e.get("JOURNEY_STORE", d.store),
+            policy_path=Path(e.get("JOURNEY_POLICY", str(d.policy_path))),
+            schemas_dir=Path(e.get("JOURNEY_SCHEMAS", str(d.schemas_dir))),
+            web_port=int(e.get("JOURNEY_WEB_PORT", d.web_port)),
+            web_host=e.get("JOURNEY_WEB_HOST", d.web_host),
+            web_enabled=_bool(e.get("JOURNEY_WEB_ENABLED", "true")),
+            timer_interval_s=float(e.get("JOURNEY_TIMER_INTERVAL", d.timer_interval_s)),
+            session_timeout_s=float(e.get("JOURNEY_SESSION_TIMEOUT", d.session_timeout_s)),
+            log_level=e.get("JOURNEY_LOG_LEVEL", d.log_level).upper(),
+            tansu=_bool(e.get("JOURNEY_TANSU", "false")),
+            link_secret=e.get("JOURNEY_LINK_SECRET", "").encode() or d.link_secret,
+        )

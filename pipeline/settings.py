@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.rules.policy import DEFAULT_POLICY_PATH
-
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = ROOT / "schemas"
+DEFAULT_POLICY_PATH = ROOT / "policies" / "default.toml"
 
 
 def _bool(value: str) -> bool:

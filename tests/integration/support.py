@@ -1,0 +1,99 @@
+"""Helpers for integration tests: run the real `journey` CLI as a process, publish, and collect outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pipeline.codec import Codec
+from pipeline.errors import DecodeError
+from pipeline.kafka_io import consume
+from pipeline.registry import LocalRegistry
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def journey_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "JOURNEY_", "SCHEMA_REGISTRY"))}
+    return {**env, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "JOURNEY_TANSU": "1", "JOURNEY_DATA_DIR": str(data_dir),
+            "JOURNEY_WEB_PORT": str(free_port()), "JOURNEY_STORE": "rocksdb://", "JOURNEY_TIMER_INTERVAL": "0.5",
+            **extra}
+
+
+def journey(*args: str, env: dict[str, str], input_text: str | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI as a user would type it."""
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=env, capture_output=True, text=True,
+                          input=input_text, timeout=timeout)
+
+
+@contextmanager
+def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A `journey worker` process, always stopped (and reaped) when the block ends."""
+    proc = start_worker(env, log)
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as fh:
+        return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, stdout=fh,
+                                stderr=subprocess.STDOUT)
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def write_jsonl(path: Path, records: Iterable[Any]) -> Path:
+    with open(path, "w") as fh:
+        for r in records:
+            fh.write(json.dumps({"topic": r.TOPIC, "type": type(r).__name__, "value": r.to_record()}) + "\n")
+    return path
+
+
+def collect(bootstrap: str, data_dir: Path, topics: Iterable[str], until: Any, timeout: float = 90.0,
+            settle: float = 0.0) -> list[tuple[str, Any, list[tuple[str, bytes]]]]:
+    """Read topics from the beginning until `until(records)` is true (then `settle` more seconds) or timeout."""
+    codec = Codec(LocalRegistry(data_dir / "schema-registry.json"))
+
+    async def run() -> list[tuple[str, Any, list[tuple[str, bytes]]]]:
+        got: list[tuple[str, Any, list[tuple[str, bytes]]]] = []
+        deadline = time.monotonic() + timeout
+        done_at: float | None = None
+        async for topic, _p, _o, _k, value, headers in consume(bootstrap, list(topics), from_beginning=True,
+                                                               follow=True, heartbeat=True):
+            if topic != "__idle__":
+                try:
+                    got.append((topic, codec.decode(value or b""), headers))
+                except DecodeError:
+                    got.append((topic, value, headers))
+            if done_at is None and until(got):
+                done_at = time.monotonic()
+            if (done_at is not None and time.monotonic() - done_at >= settle) or time.monotonic() > deadline:
+                return got
+        return got
+
+    return asyncio.run(run())

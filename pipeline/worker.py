@@ -20,7 +20,7 @@ def prepare(conn: Connection, settings: Settings) -> None:
     if conn.tansu:
         from pipeline.tansu_fix import install_end_offsets_fix
 
-        install_end_offsets_fix()
+        install_end_offsets_fix(conn.bootstrap)
 
 
 def run_worker(settings: Settings) -> int:

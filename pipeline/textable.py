@@ -11,7 +11,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str |
     numeric = [all(_is_num(r[i]) for r in rows) and bool(rows) for i in range(len(headers))]
 
     def line(r: list[str]) -> str:
-        return "  ".join(c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        padded = (c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        return "  ".join(padded)
 
     out = [title] if title else []
     out += [line(cells[0]), "  ".join("-" * w for w in widths), *(line(r) for r in cells[1:])]

@@ -90,7 +90,8 @@ class Gen:
 
     def record(self, schema: dict[str, Any], topic: str | None) -> list[str]:
         name = schema["name"]
-        out = ["", "", "@dataclass(frozen=True, slots=True, kw_only=True)", f"class {name}:", f'    """{schema["doc"]}"""', ""]
+        doc = f'    """{schema["doc"]}"""'
+        out = ["", "", "@dataclass(frozen=True, slots=True, kw_only=True)", f"class {name}:", doc, ""]
         if topic:
             out.append(f'    TOPIC: ClassVar[str] = "{topic}"')
         out.append(f'    SCHEMA: ClassVar[str] = "{name}"')
@@ -108,9 +109,11 @@ class Gen:
                 else:
                     default = f" = {d!r}"
             out.append(f"    {fld['name']}: {typ}{default}")
-        out += ["", "    @classmethod", f'    def from_record(cls, r: Mapping[str, Any]) -> {name}:', "        return cls("]
+        out += ["", "    @classmethod", f"    def from_record(cls, r: Mapping[str, Any]) -> {name}:"]
+        out += ["        return cls("]
         for fld in schema["fields"]:
-            getter = f'r["{fld["name"]}"]' if "default" not in fld else f'r.get("{fld["name"]}", {self.default_expr(fld)})'
+            name_ = fld["name"]
+            getter = f'r["{name_}"]' if "default" not in fld else f'r.get("{name_}", {self.default_expr(fld)})'
             out.append(f"            {fld['name']}={self.conv_in(fld['type'], getter)},")
         out += ["        )", "", "    def to_record(self) -> dict[str, Any]:", "        return {"]
         for fld in schema["fields"]:

@@ -73,7 +73,8 @@ def apply_link(node: IdentityNode | None, rec: IdentityLinked) -> IdentityNode:
     customers = tuple(sorted(((rec.customer_id, last_seen), *others), key=lambda ct: -ct[1]))[:MAX_CUSTOMERS]
     chargebacks, claims = node.chargebacks, node.claims
     if rec.kind != "seen":
-        mark = Mark(customer_id=rec.customer_id, ref=rec.ref or rec.event_id, reason=rec.reason or "", at=rec.occurred_at)
+        mark = Mark(customer_id=rec.customer_id, ref=rec.ref or rec.event_id, reason=rec.reason or "",
+                    at=rec.occurred_at)
         existing = chargebacks if rec.kind == "chargeback" else claims
         if all(m.ref != mark.ref or m.customer_id != mark.customer_id for m in existing):
             merged = tuple(sorted((mark, *existing), key=lambda m: -m.at))[:MAX_MARKS]

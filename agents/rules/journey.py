@@ -163,7 +163,8 @@ def _apply(
         state = replace(state, refunds=refunds.record_decision(state.refunds, decision))
         for ident in _claim_identifiers(event):
             new_links.append(link(ident, state.customer_id, now, "seen", event.event_id))
-            new_links.append(link(ident, state.customer_id, now, "claim", event.event_id, event.reason, event.refund_id))
+            new_links.append(
+                link(ident, state.customer_id, now, "claim", event.event_id, event.reason, event.refund_id))
     elif isinstance(event, DeviceSeen):
         seen = (identifier("device", event.device_id), identifier("ip", event.ip))
         new_links += [link(i, state.customer_id, now, "seen", event.event_id) for i in seen if i]
@@ -186,7 +187,8 @@ def _apply(
     state = replace(
         state,
         dunning=new_dunning,
-        profile=profile.update_profile(state.profile, event, now, payment=payment),
+        profile=profile.update_profile(state.profile, event, now, payment=payment,
+                                       eur_rates=dict(policy.checkout.eur_rates)),
         refunds=refunds.update_refund_history(state.refunds, event, now),
     )
     return state, outputs, new_links

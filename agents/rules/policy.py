@@ -8,11 +8,12 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents.rules.checkout import CheckoutPolicy
-from agents.rules.dunning import DunningPolicy
-from agents.rules.refunds import RefundPolicy
+if TYPE_CHECKING:
+    from agents.rules.checkout_policy import CheckoutPolicy
+    from agents.rules.dunning_policy import DunningPolicy
+    from agents.rules.refunds import RefundPolicy
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent.parent / "policies" / "default.toml"
 
@@ -33,6 +34,10 @@ class Policy:
 
 
 def load_policy(path: str | Path | None = None) -> Policy:
+    from agents.rules.checkout_policy import CheckoutPolicy
+    from agents.rules.dunning_policy import DunningPolicy
+    from agents.rules.refunds import RefundPolicy
+
     doc = load_policy_document(path)
     return Policy(
         version=str(doc["version"]),

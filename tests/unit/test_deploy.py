@@ -45,7 +45,8 @@ def test_compose_refuses_to_start_without_a_link_secret() -> None:
 
 def test_compose_runs_the_worker_against_apache_kafka_and_a_schema_registry() -> None:
     env = {**os.environ, "JOURNEY_LINK_SECRET": "test-only"}
-    run = subprocess.run([_tool("docker-compose"), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
+    compose = [_tool("docker-compose"), "-f", str(ROOT / "docker-compose.yml")]
+    run = subprocess.run([*compose, "config", "--format", "json"],
                          capture_output=True, text=True, env=env, timeout=120)
     services = json.loads(run.stdout)["services"]
     assert services["kafka"]["image"].startswith("apache/kafka:")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 from agents.rules import dunning, journey
-from agents.rules.events import INPUT_TYPES, DueAction
+from agents.rules.events import INPUT_TYPES, DueAction, InputEvent
 from agents.rules.identity import IdentityNode, apply_link
 from pipeline.errors import DecodeError
 from pipeline.runtime import Runtime
@@ -51,6 +51,7 @@ class CustomerEvents:
     async def process(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes) -> None:
         started = time.perf_counter()
         m = self.rt.metrics
+        event: Any
         try:
             event = self.rt.codec.decode(value)
             if not isinstance(event, (*INPUT_TYPES, DueAction)) or getattr(event, "TOPIC", None) != topic:
@@ -59,6 +60,7 @@ class CustomerEvents:
             await self.send(dlq_topic(topic), key or b"", value, dead_letter_headers(err, topic, partition, offset))
             m.dead_letters.labels(topic, err.reason).inc()
             return
+        event = cast("InputEvent | DueAction", event)
         cid = event.customer_id
         links = {i: self.identities.get(i) for i in journey.identifiers_needed(event)}
         step = journey.handle(self.customers.get(cid), event, links, self.rt.policy, self.ctx)

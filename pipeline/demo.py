@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import Any
 
@@ -154,7 +154,7 @@ async def _collect(bootstrap: str, codec: Codec, expected: dict[str, int], worke
 
 
 def _progress_line(label: str, total: int) -> Any:
-    last = [0.0]
+    last: list[float] = [0.0]
 
     def show(done: int) -> None:
         now = time.monotonic()
@@ -173,7 +173,7 @@ def _scrape(port: int) -> dict[str, float]:
             text = resp.read().decode()
     except OSError:
         return {}
-    totals: Counter[str] = Counter()
+    totals: dict[str, float] = defaultdict(float)
     for line in text.splitlines():
         if line.startswith("journey_") and not line.startswith("#"):
             name, _, value = line.rpartition(" ")

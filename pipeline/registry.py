@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,7 +112,7 @@ class ConfluentRegistry:
     def register(self, subject: str, schema: str) -> int:
         key = (subject, _canonical(schema))
         if key not in self._ids:
-            answer = self._call("POST", f"/subjects/{urllib.request.quote(subject, safe='')}/versions",
+            answer = self._call("POST", f"/subjects/{urllib.parse.quote(subject, safe='')}/versions",
                                 {"schema": schema})
             sid = int(str(answer["id"]))
             self._ids[key] = sid

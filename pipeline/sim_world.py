@@ -11,6 +11,7 @@ from typing import Any
 
 from agents.rules.events import (
     AuthenticationResult,
+    Channel,
     CustomerPreferencesUpdated,
     DeviceSeen,
     InputEvent,
@@ -31,7 +32,8 @@ COUNTRIES = (("NL", "nl-NL", "Europe/Amsterdam", ("ideal", "klarna", "card")),
              ("GB", "en-GB", "Europe/London", ("card", "paypal", "apple_pay")),
              ("ES", "es-ES", "Europe/Madrid", ("card", "paypal")),
              ("IT", "it-IT", "Europe/Rome", ("card", "paypal")))
-CHANNELS = (("email",), ("sms", "email"), ("push", "email"), ("email", "sms"), ("in_app", "push", "email"))
+CHANNELS: tuple[tuple[Channel, ...], ...] = (
+    ("email",), ("sms", "email"), ("push", "email"), ("email", "sms"), ("in_app", "push", "email"))
 SOFT = (("insufficient_funds", "visa", "51", None), ("do_not_honor", "visa", "05", None),
         ("insufficient_funds", "mastercard", "51", "24"), ("issuer_unavailable", "mastercard", "91", "25"))
 HARD = (("expired_card", "visa", "54", None), ("stolen_card", "visa", "43", None),
@@ -128,10 +130,11 @@ def _attempt(w: _World, p: _Person, at: int, order: str, amount: int, actor: str
 def _succeed(w: _World, a: PaymentAttempted, at: int, actor: str, story: str, fraud: bool = False,
              auth: str | None = None) -> None:
     small = a.amount_minor < 3_000
+    reported = auth is not None  # the story emitted its own AuthenticationResult
     if auth is None:
         auth = "frictionless" if (small or not a.sca_applies or a.initiator == "merchant") else "challenge"
     exemption = "low_value" if (auth == "frictionless" and small and a.sca_applies) else None
-    if a.sca_applies and a.method == "card" and a.initiator == "customer":
+    if a.sca_applies and a.method == "card" and a.initiator == "customer" and not reported:
         w.emit(AuthenticationResult(
             event_id=w.eid(), customer_id=a.customer_id, occurred_at=at - 1, payment_id=a.payment_id,
             exemption_requested=exemption, exemption_accepted=True if exemption else None,

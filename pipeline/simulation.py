@@ -23,7 +23,9 @@ from pipeline.sim_world import (
     SOFT,
     Labelled,
     _attempt,
+    _deliver,
     _fail,
+    _order,
     _Person,
     _person,
     _prefs,
@@ -99,28 +101,21 @@ def traveller_usual_device(w: _World, p: _Person, other: _Person, start: int) ->
 
 
 def swedish_french_card(w: _World, p: _Person, start: int) -> None:
-    """Swedish customer, French-issued card; the issuer refuses exemptions; the customer passes 3DS."""
-    s = "swedish_french_card"
+    """Swedish customer, French-issued card; the issuer refuses exemptions; the customer passes 3DS every time."""
+    s, issuer = "swedish_french_card", "bank-fr-exemption-averse"
     _prefs(w, p, start, "legit", s)
     _seen(w, p, start + HOUR, "legit", s)
-    for k in range(4):
-        at = start + (k + 1) * 3 * DAY
-        order, a = purchase(w, p, at, "legit", s, method="card", amount=2_000 + k * 500, card_country="FR",
-                            issuer="bank-fr-exemption-averse")
-    # the purchase helper recorded frictionless successes; the issuer's own answers are what matter here:
     for k in range(3):
-        at = start + (k + 1) * 3 * DAY + 2 * HOUR
-        order, _ = purchase(w, p, at, "legit", s, method="card", amount=1_500, card_country="FR",
-                            issuer="bank-fr-exemption-averse")
-        a = _attempt(w, p, at + HOUR, order, 1_500, "legit", s, method="card", card_country="FR",
-                     issuer="bank-fr-exemption-averse")
-        w.emit(AuthenticationResult(event_id=w.eid(), customer_id=p.cid, occurred_at=at + HOUR + 1000,
+        at = start + (k + 1) * 4 * DAY
+        order = _order(w, p, at, 2_000, "legit", s)
+        a = _attempt(w, p, at + 60_000, order, 2_000, "legit", s, method="card", card_country="FR", issuer=issuer)
+        w.emit(AuthenticationResult(event_id=w.eid(), customer_id=p.cid, occurred_at=at + 70_000,
                                     payment_id=a.payment_id, exemption_requested="low_value", exemption_accepted=False,
-                                    challenge_outcome="passed", card_issuer="bank-fr-exemption-averse",
-                                    card_fingerprint=p.card), "legit", s)
-        _succeed(w, a, at + HOUR + 2000, "legit", s, auth="challenge")
-    purchase(w, p, start + 22 * DAY, "legit", s, method="card", amount=2_500, card_country="FR",
-             issuer="bank-fr-exemption-averse")
+                                    challenge_outcome="passed", card_issuer=issuer, card_fingerprint=p.card),
+               "legit", s)
+        _succeed(w, a, at + 80_000, "legit", s, auth="challenge")
+        _deliver(w, p, order, at + 3 * DAY, "legit", s)
+    purchase(w, p, start + 22 * DAY, "legit", s, method="card", amount=2_500, card_country="FR", issuer=issuer)
 
 
 def dutch_klarna(w: _World, p: _Person, start: int) -> None:

@@ -84,22 +84,26 @@ def _checkout(decisions: Sequence[Any], by_id: Mapping[str, Labelled]) -> str:
 
 
 def _stories(decisions: Sequence[Any], refunds: Sequence[Any], by_id: Mapping[str, Labelled]) -> str:
-    blocks = []
-    seen: set[str] = set()
+    """Each seed story's last decision (the one its history leads up to), with its reasons."""
+    last: dict[str, Any] = {}
     for d in [*decisions, *refunds]:
         lab = by_id.get(d.source_event_id)
-        if not lab or lab.story not in SEED_STORIES or lab.story in seen:
+        newer = lab is not None and (lab.story not in last or d.occurred_at >= last[lab.story].occurred_at)
+        if lab and lab.story in SEED_STORIES and newer:
+            last[lab.story] = d
+    blocks = []
+    for story in SEED_STORIES:
+        d = last.get(story)
+        if d is None:
             continue
-        if lab.story == "serial_empty_box" and sum(1 for r in refunds if _story(r, by_id) == lab.story) > 1 \
-                and d is not [r for r in refunds if _story(r, by_id) == lab.story][-1]:
-            continue  # show the last claim of the serial claimant, the one that matters
-        seen.add(lab.story)
-        outcome = getattr(d, "outcome", "")
-        extra = (f", offer {d.recommended_method} first" + (f", perks {', '.join(d.perks)}" if d.perks else "")
-                 if type(d).__name__ == "PaymentDecision" else f", window {d.return_window_days} d")
-        rows = [(r.code, r.detail) for r in d.reasons[:5]]
-        blocks.append(table(("reason", "why"), rows, title=f"* {lab.story}: {outcome}{extra}"))
-    return "Seed stories from DOMAIN.md, with the reasons given\n\n" + "\n\n".join(blocks) if blocks else ""
+        if type(d).__name__ == "PaymentDecision":
+            extra = f", offer {d.recommended_method} first" + (f", perks {', '.join(d.perks)}" if d.perks else "")
+        else:
+            extra = f", {d.return_window_days}-day window, {d.linked_claims} linked claims"
+        rows = [(r.code, r.detail) for r in d.reasons[:6]]
+        blocks.append(table(("reason", "why"), rows, title=f"* {story}: {d.outcome}{extra}"))
+    head = "Seed stories from DOMAIN.md: the decision each story leads up to"
+    return head + "\n\n" + "\n\n".join(blocks) if blocks else ""
 
 
 def _story(d: Any, by_id: Mapping[str, Labelled]) -> str:

@@ -58,12 +58,12 @@ def install_end_offsets_fix(bootstrap: str) -> None:
     _original = driver.AIOKafkaConsumerThread._highwaters
 
     async def _highwaters(self: Any, partitions: Iterable[TopicPartition]) -> Mapping[TopicPartition, int]:
-        reported = await _original(self, list(partitions))
+        reported: Mapping[TopicPartition, int] = await _original(self, list(partitions))
         if self.consumer.in_transaction:
-            return reported  # type: ignore[no-any-return]
+            return reported
         return await true_end_offsets(bootstrap, reported)
 
-    driver.AIOKafkaConsumerThread._highwaters = _highwaters
+    driver.AIOKafkaConsumerThread._highwaters = _highwaters  # type: ignore[method-assign]
 
 
 def uninstall_end_offsets_fix() -> None:
@@ -71,5 +71,5 @@ def uninstall_end_offsets_fix() -> None:
     from faust.transport.drivers import aiokafka as driver
 
     if _original is not None:
-        driver.AIOKafkaConsumerThread._highwaters = _original
+        driver.AIOKafkaConsumerThread._highwaters = _original  # type: ignore[method-assign]
         _original = None

@@ -156,8 +156,10 @@ def decide(profile: CustomerProfile, links: Mapping[str, IdentityNode], attempt:
     ranking, method_reason = rank_methods(profile, profile.home_country or attempt.customer_country, policy)
     perks, perk_reason = perks_for(profile, attempt, policy) if outcome != "decline" else ((), None)
     ordered = sorted(signals, key=lambda s: -abs(s.points) if outcome == "approve" else -s.points)
-    reasons = (lead, *(Reason(code=s.code, detail=s.detail) for s in ordered), sca.reason, method_reason,
-               *((perk_reason,) if perk_reason else ()))
+    signal_reasons = [Reason(code=s.code, detail=s.detail) for s in ordered]
+    sca_drove = outcome == "challenge" and score < policy.challenge_from  # SCA, not risk, asked for the challenge
+    reasons = (lead, *((sca.reason,) if sca_drove else ()), *((perk_reason,) if perk_reason else ()),
+               *signal_reasons, *(() if sca_drove else (sca.reason,)), method_reason)
     return PaymentDecision(
         event_id=f"{attempt.event_id}:decision", customer_id=attempt.customer_id, occurred_at=attempt.occurred_at,
         payment_id=attempt.payment_id, source_event_id=attempt.event_id, outcome=outcome,  # type: ignore[arg-type]

@@ -62,7 +62,7 @@ def test_every_schema_round_trips_through_the_codec(codec: Codec, name: str) -> 
 def test_reference_implementation_reads_what_fastavro_wrote(codec: Codec, name: str) -> None:
     record = RECORD_TYPES[name].from_record(sample(SCHEMAS[name], name))
     body = codec.encode(record)[5:]
-    schema = avro.schema.Parse(json.dumps(SCHEMAS[name]))
+    schema = avro.schema.parse(json.dumps(SCHEMAS[name]))
     decoded = avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(io.BytesIO(body)))
     assert RECORD_TYPES[name].from_record(decoded) == record
 
@@ -70,7 +70,7 @@ def test_reference_implementation_reads_what_fastavro_wrote(codec: Codec, name: 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
 def test_fastavro_reads_what_the_reference_implementation_wrote(codec: Codec, name: str) -> None:
     value = sample(SCHEMAS[name], name, n=4)
-    schema = avro.schema.Parse(json.dumps(SCHEMAS[name]))
+    schema = avro.schema.parse(json.dumps(SCHEMAS[name]))
     buf = io.BytesIO()
     avro.io.DatumWriter(schema).write(value, avro.io.BinaryEncoder(buf))
     framed = b"\x00" + codec.schema_id(name).to_bytes(4, "big") + buf.getvalue()

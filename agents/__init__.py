@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,20 @@ if TYPE_CHECKING:
 
     from pipeline.runtime import Runtime
 
+def stored_as(codec: str) -> type:
+    """A value type for a Faust table whose values are encoded by the named codec (see pipeline/app.py).
+
+    Faust reads a table's serializer from `value_type._options.serializer` and rebuilds values with
+    `value_type.from_data`; the codec already returns the finished value, so from_data passes it through.
+    """
+
+    def from_data(cls: type, data: Any, preferred_type: Any = None) -> Any:
+        return data
+
+    return type(f"StoredAs_{codec}", (), {"_options": SimpleNamespace(serializer=codec),
+                                         "from_data": classmethod(from_data)})
+
+
 INPUTS = ("payments", "devices", "orders", "refunds", "customers", "dunning-due")
 REPUBLISH_AFTER_MS = 30_000
 
@@ -28,11 +43,9 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
     from pipeline.topics import ALL_TOPICS
 
     topics = {name: app.topic(name) for name in ALL_TOPICS}
-    customers = app.Table("customer-state", default=None, key_serializer="json", value_serializer="customer_state")
-    due_index = app.Table("due-index", default=None, key_serializer="json", value_serializer="json")
-    identities = app.GlobalTable(
-        "identity-index", default=None, key_serializer="json", value_serializer="identity_node"
-    )
+    customers = app.Table("customer-state", default=None, key_type=str, value_type=stored_as("customer_state"))
+    due_index = app.Table("due-index", default=None, key_type=str, value_type=stored_as("json"))
+    identities = app.GlobalTable("identity-index", default=None, key_type=str, value_type=stored_as("identity_node"))
 
     async def send(topic: str, key: bytes, value: bytes, headers: Mapping[str, bytes] | None) -> None:
         await topics[topic].send(key=key, value=value, headers=dict(headers) if headers else None)

@@ -62,9 +62,17 @@ async def consume(
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-        if not tps:
-            raise LookupError(f"no such topic: {', '.join(topics)}")
+        names = list(topics)
+        for _ in range(20):  # a topic being created right now shows up in metadata within moments
+            missing = [t for t in names if not consumer.partitions_for_topic(t)]
+            if not missing:
+                break
+            # without a subscription the client only refreshes metadata on request (all topics: none registered)
+            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await asyncio.sleep(0.25)
+        else:
+            raise LookupError(f"no such topic: {', '.join(missing)}")
+        tps = [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())]
         consumer.assign(tps)
         if from_beginning:
             await consumer.seek_to_beginning(*tps)

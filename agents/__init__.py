@@ -69,17 +69,18 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
 
     @app.timer(rt.settings.timer_interval_s, name="publish_due")
     async def publish_due() -> None:
-        now = time.time_ns() // 1_000_000
+        wall = time.time_ns() // 1_000_000
+        now = wall if rt.settings.timer_clock == "wall" else customer_events.watermark
         for cid, due_at in list(due_index.items()):
             if due_at is None or due_at > now:
                 continue
             state = customers.get(cid)
             for due in dunning.due_actions(state.dunning, cid, now) if state else ():
-                if now - published.get(due.event_id, -REPUBLISH_AFTER_MS) < REPUBLISH_AFTER_MS:
+                if wall - published.get(due.event_id, -REPUBLISH_AFTER_MS) < REPUBLISH_AFTER_MS:
                     continue
-                published[due.event_id] = now
+                published[due.event_id] = wall
                 await send("dunning-due", cid.encode(), rt.codec.encode(due), None)
                 rt.metrics.due_published.inc()
         for event_id, at in list(published.items()):
-            if now - at > REPUBLISH_AFTER_MS:
+            if wall - at > REPUBLISH_AFTER_MS:
                 del published[event_id]

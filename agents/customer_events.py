@@ -47,6 +47,7 @@ class CustomerEvents:
     ) -> None:
         self.rt, self.customers, self.due_index, self.identities, self.send = rt, customers, due_index, identities, send
         self.ctx = rt.context
+        self.watermark = 0  # latest event time processed: the timer's clock when replaying history
 
     async def process(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes) -> None:
         started = time.perf_counter()
@@ -62,6 +63,7 @@ class CustomerEvents:
             return
         event = cast("InputEvent | DueAction", event)
         cid = event.customer_id
+        self.watermark = max(self.watermark, event.occurred_at)
         links = {i: self.identities.get(i) for i in journey.identifiers_needed(event)}
         step = journey.handle(self.customers.get(cid), event, links, self.rt.policy, self.ctx)
         if step.duplicate:

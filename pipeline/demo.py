@@ -8,6 +8,7 @@ payment attempt and refund request has its decision, stops everything and prints
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -24,7 +25,8 @@ from pipeline import simulation
 from pipeline.codec import Codec
 from pipeline.connect import connect
 from pipeline.errors import DecodeError
-from pipeline.kafka_io import Outgoing, consume, produce
+from pipeline.kafka_io import Outgoing, Publisher, consume
+from pipeline.pacing import days
 from pipeline.publishing import encode_all, simulation_start
 from pipeline.registry import registry_from_settings
 from pipeline.settings import Settings
@@ -66,7 +68,8 @@ def run_demo(settings: Settings, customers: int, seed: int, timeout_s: float) ->
 
 def _start_worker(settings: Settings, bootstrap: str, tansu: bool, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "JOURNEY_TANSU": "1" if tansu else "0",
-           "JOURNEY_DATA_DIR": str(settings.data_dir), "JOURNEY_WEB_PORT": str(port), "JOURNEY_APP_ID": settings.app_id}
+           "JOURNEY_DATA_DIR": str(settings.data_dir), "JOURNEY_WEB_PORT": str(port), "JOURNEY_APP_ID": settings.app_id,
+           "JOURNEY_TIMER_CLOCK": "event"}  # the demo replays past history: its timers follow event time
     log = open(settings.data_dir / "worker.log", "wb")  # noqa: SIM115 (closed by the child's exit)
     say(f"[2/5] starting a worker (log: {settings.data_dir / 'worker.log'})")
     return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, stdout=log,  # noqa: S603
@@ -90,17 +93,15 @@ def _drive(settings: Settings, bootstrap: str, worker: subprocess.Popen[bytes], 
     events = [x.event for x in labelled]
     broken = _broken_messages(codec, events)
     duplicates = list(encode_all(codec, events[:: max(1, len(events) // 25)]))
-    say(f"[3/5] publishing {len(events):,} events, {len(duplicates)} duplicates and {len(broken)} broken messages")
-    records = [*encode_all(codec, events), *duplicates, *broken]
-    asyncio.run(produce(bootstrap, records, _progress_line("      published", len(records))))
     expected = {
         "decisions": sum(type(e).__name__ == "PaymentAttempted" for e in events),
         "refund-decisions": sum(type(e).__name__ == "RefundRequested" for e in events),
         "dlq": len(broken),
     }
-    say(f"[4/5] waiting for {expected['decisions']:,} checkout decisions and {expected['refund-decisions']:,} "
-        f"refund decisions")
-    outputs, dead = asyncio.run(_collect(bootstrap, codec, expected, worker, timeout_s))
+    say(f"[3/5] publishing 30 days of history: {len(events):,} events, then {len(duplicates)} duplicates and "
+        f"{len(broken)} broken messages")
+    outputs, dead = asyncio.run(_publish_and_collect(bootstrap, codec, events, [*duplicates, *broken], port,
+                                                     expected, worker, timeout_s))
     metrics = _scrape(port)
     say("[5/5] stopping the worker and the broker")
     print(summarise(labelled, outputs, dead, expected, metrics, time.monotonic() - started))
@@ -108,6 +109,66 @@ def _drive(settings: Settings, bootstrap: str, worker: subprocess.Popen[bytes], 
     ok = (complete["PaymentDecision"] == expected["decisions"]
           and complete["RefundDecision"] == expected["refund-decisions"] and len(dead) == expected["dlq"])
     return 0 if ok else 1
+
+
+async def _publish_and_collect(bootstrap: str, codec: Codec, events: list[Any], extra: list[Outgoing], port: int,
+                               expected: dict[str, int], worker: subprocess.Popen[bytes],
+                               timeout_s: float) -> tuple[list[Any], list[tuple[str, dict[str, str]]]]:
+    """Publish the history day by day (pipeline/pacing.py), each processed before the next, while collecting."""
+    outputs: list[Any] = []
+    dead: list[tuple[str, dict[str, str]]] = []
+    counts: Counter[str] = Counter()
+    stop = asyncio.Event()
+
+    async def collect() -> None:
+        async for topic, _p, _o, _k, value, headers in consume(bootstrap, OUTPUTS, from_beginning=True, follow=True,
+                                                                heartbeat=True):
+            if stop.is_set():
+                return
+            if topic.endswith("-dlq"):
+                dead.append((topic, {k: v.decode(errors="replace") for k, v in headers}))
+            elif topic != "__idle__":
+                with contextlib.suppress(DecodeError):
+                    outputs.append(codec.decode(value or b""))
+                    counts[topic] += 1
+
+    collector = asyncio.create_task(collect())
+    deadline = time.monotonic() + timeout_s
+    show = _progress_line("      processed", len(events))
+    sent = 0
+    async with Publisher(bootstrap) as publisher:
+        for wave in days(events):
+            await publisher.send_all(encode_all(codec, wave))
+            sent += len(wave)
+            if not await _processed(port, sent, worker, deadline):
+                break
+            show(sent)
+            await asyncio.sleep(0.02)  # the wave's identity links reach the index
+        await publisher.send_all(extra)
+    say("[4/5] waiting for every decision and dead letter")
+    settled: float | None = None
+    while time.monotonic() < deadline and worker.poll() is None:
+        done = (counts["decisions"] >= expected["decisions"] and len(dead) >= expected["dlq"]
+                and counts["refund-decisions"] >= expected["refund-decisions"])
+        settled = settled or (time.monotonic() if done else None)
+        if settled and time.monotonic() - settled > 3:  # let timers fire the last reminders
+            break
+        await asyncio.sleep(0.2)
+    else:
+        say("      gave up waiting: " + ("the worker exited" if worker.poll() is not None else "timeout"))
+    stop.set()
+    await collector
+    return outputs, dead
+
+
+async def _processed(port: int, count: int, worker: subprocess.Popen[bytes], deadline: float) -> bool:
+    """Wait until the worker reports `count` input events processed (its own /metrics)."""
+    while time.monotonic() < deadline and worker.poll() is None:
+        done = await asyncio.to_thread(_scrape, port, 'journey_events_total{topic="')
+        if done.get("journey_events_total", 0) >= count:
+            return True
+        await asyncio.sleep(0.01)
+    return False
 
 
 def _broken_messages(codec: Codec, events: list[Any]) -> list[Outgoing]:
@@ -118,39 +179,6 @@ def _broken_messages(codec: Codec, events: list[Any]) -> list[Outgoing]:
         Outgoing("orders", b"cust-broken-2", b"\x00\x7f\xff\xff\xf0" + good[5:]),
         Outgoing("refunds", b"cust-broken-3", good[:7]),
     ]
-
-
-async def _collect(bootstrap: str, codec: Codec, expected: dict[str, int], worker: subprocess.Popen[bytes],
-                   timeout_s: float) -> tuple[list[Any], list[tuple[str, dict[str, str]]]]:
-    outputs: list[Any] = []
-    dead: list[tuple[str, dict[str, str]]] = []
-    counts: Counter[str] = Counter()
-    deadline = time.monotonic() + timeout_s
-    show = _progress_line("      decided", expected["decisions"])
-    settled_at: float | None = None
-    async for topic, _p, _o, _k, value, headers in consume(bootstrap, OUTPUTS, from_beginning=True, follow=True,
-                                                        heartbeat=True):
-        if topic.endswith("-dlq"):
-            dead.append((topic, {k: v.decode(errors="replace") for k, v in headers}))
-        elif topic != "__idle__":
-            try:
-                rec = codec.decode(value or b"")
-            except DecodeError:
-                continue
-            outputs.append(rec)
-            counts[topic] += 1
-            if topic == "decisions":
-                show(counts["decisions"])
-        done = (counts["decisions"] >= expected["decisions"]
-                and counts["refund-decisions"] >= expected["refund-decisions"] and len(dead) >= expected["dlq"])
-        if done and settled_at is None:
-            settled_at = time.monotonic()
-        if settled_at and time.monotonic() - settled_at > 3:  # let timers fire the last reminders
-            break
-        if time.monotonic() > deadline or worker.poll() is not None:
-            say("      gave up waiting: " + ("the worker exited" if worker.poll() is not None else "timeout"))
-            break
-    return outputs, dead
 
 
 def _progress_line(label: str, total: int) -> Any:
@@ -166,8 +194,8 @@ def _progress_line(label: str, total: int) -> Any:
     return show
 
 
-def _scrape(port: int) -> dict[str, float]:
-    """Counters from the worker's own /metrics endpoint."""
+def _scrape(port: int, prefix: str = "journey_") -> dict[str, float]:
+    """Counters from the worker's own /metrics endpoint (input events exclude the timer's dunning-due)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:  # noqa: S310
             text = resp.read().decode()
@@ -175,7 +203,7 @@ def _scrape(port: int) -> dict[str, float]:
         return {}
     totals: dict[str, float] = defaultdict(float)
     for line in text.splitlines():
-        if line.startswith("journey_") and not line.startswith("#"):
+        if line.startswith(prefix) and 'topic="dunning-due"' not in line:
             name, _, value = line.rpartition(" ")
             totals[name.split("{")[0]] += float(value)
     return dict(totals)

@@ -21,6 +21,28 @@ class Outgoing:
     headers: Mapping[str, bytes] | None = None
 
 
+class Publisher:
+    """A producer kept open across many small batches (the demo's waves)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+
+    async def __aenter__(self) -> Publisher:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+
+    async def send_all(self, records: Iterable[Outgoing]) -> int:
+        futures = [await self._producer.send(r.topic, r.value, key=r.key,
+                                             headers=[(k, v) for k, v in (r.headers or {}).items()] or None)
+                   for r in records]
+        await self._producer.flush()
+        await asyncio.gather(*futures)
+        return len(futures)
+
+
 async def produce(
     bootstrap: str, records: Iterable[Outgoing], progress: Callable[[int], None] | None = None
 ) -> int:

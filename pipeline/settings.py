@@ -35,6 +35,9 @@ class Settings:
     web_host: str = "127.0.0.1"  # JOURNEY_WEB_HOST
     web_enabled: bool = True  # JOURNEY_WEB_ENABLED
     timer_interval_s: float = 1.0  # JOURNEY_TIMER_INTERVAL: how often due retries/reminders are published
+    # JOURNEY_TIMER_CLOCK: "wall" fires due retries/reminders by the clock (production); "event" by the latest event
+    # time the worker has seen, for replaying past history onto the topics (the demo)
+    timer_clock: str = "wall"
     session_timeout_s: float = 6.0  # JOURNEY_SESSION_TIMEOUT: short, because Tansu joins take half of it
     log_level: str = "WARNING"  # JOURNEY_LOG_LEVEL
     tansu: bool = False  # JOURNEY_TANSU: the broker at bootstrap_servers is Tansu (enables its workarounds)
@@ -60,6 +63,7 @@ class Settings:
             web_port=int(e.get("JOURNEY_WEB_PORT", d.web_port)),
             web_host=e.get("JOURNEY_WEB_HOST", d.web_host),
             web_enabled=_bool(e.get("JOURNEY_WEB_ENABLED", "true")),
+            timer_clock=e.get("JOURNEY_TIMER_CLOCK", d.timer_clock),
             timer_interval_s=float(e.get("JOURNEY_TIMER_INTERVAL", d.timer_interval_s)),
             session_timeout_s=float(e.get("JOURNEY_SESSION_TIMEOUT", d.session_timeout_s)),
             log_level=e.get("JOURNEY_LOG_LEVEL", d.log_level).upper(),

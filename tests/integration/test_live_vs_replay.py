@@ -1,9 +1,7 @@
 """The live pipeline and `journey replay` produce the same decisions for the same events (issue 3).
 
-Kafka orders a customer's events within one topic, not across topics, and the identity index is fed asynchronously
-through identity-links. So the live run receives the shared file in waves, as a shop's traffic spreads over time: a
-wave ends before a customer's next event on a different topic, before an event that reads identifiers another
-customer touched in the wave, and after a chargeback; each wave is processed before the next is sent.
+The live run receives the shared file in waves (pipeline/pacing.py), as a shop's traffic spreads over time, each
+processed before the next is sent.
 """
 
 from __future__ import annotations
@@ -16,13 +14,11 @@ from typing import Any
 
 import pytest
 
-from agents.rules.events import Chargeback, DeviceSeen, PaymentAttempted, RefundRequested
-from agents.rules.identity import identifier
-from agents.rules.journey import identifiers_needed
-from agents.rules.ledger import identifiers_of_attempt
+from agents.rules.events import PaymentAttempted, RefundRequested
 from pipeline.codec import Codec
 from pipeline.jsonio import record_to_json
 from pipeline.kafka_io import produce
+from pipeline.pacing import waves
 from pipeline.publishing import encode_all
 from pipeline.registry import LocalRegistry
 from pipeline.simulation import generate
@@ -31,34 +27,6 @@ from tests.integration.support import collect, journey, journey_env, worker, wri
 pytestmark = pytest.mark.integration
 DAY = 86_400_000
 DECIDED = ("decisions", "refund-decisions")
-
-
-def touched(e: Any) -> set[str]:
-    if isinstance(e, PaymentAttempted):
-        return set(identifiers_of_attempt(e))
-    if isinstance(e, RefundRequested | DeviceSeen):
-        return set(identifiers_needed(e)) | {i for i in (identifier("device", e.device_id),) if i}
-    return set()
-
-
-def waves(events: list[Any]) -> list[list[Any]]:
-    out: list[list[Any]] = [[]]
-    topics: dict[str, str] = {}
-    idents: dict[str, str] = {}
-    for e in events:
-        needs = set(identifiers_needed(e))
-        switch = topics.get(e.customer_id, e.TOPIC) != e.TOPIC
-        foreign = any(idents.get(i, e.customer_id) != e.customer_id for i in needs)
-        if out[-1] and (switch or foreign):
-            out.append([])
-            topics, idents = {}, {}
-        out[-1].append(e)
-        topics[e.customer_id] = e.TOPIC
-        idents.update(dict.fromkeys(touched(e), e.customer_id))
-        if isinstance(e, Chargeback):
-            out.append([])
-            topics, idents = {}, {}
-    return [w for w in out if w]
 
 
 def test_live_pipeline_and_replay_agree_on_a_shared_event_file(broker: Any, tmp_path: Path) -> None:

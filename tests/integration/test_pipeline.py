@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,15 @@ def test_every_payment_attempt_gets_exactly_one_decision_and_bad_input_is_parked
 
         got = collect(broker.bootstrap, tmp_path, ["decisions", "payments-dlq", "devices-dlq"], complete, settle=3)
         assert proc.poll() is None, "the worker must keep running after bad input"
+        with urllib.request.urlopen(f"http://127.0.0.1:{env['JOURNEY_WEB_PORT']}/metrics", timeout=5) as resp:
+            metrics = resp.read().decode()
 
     decisions = [r for t, r, _ in got if t == "decisions"]
     assert sorted(d.payment_id for d in decisions) == sorted([*attempts, "pay-cust-000-99"])  # exactly one each
     assert all(d.reasons and d.policy_version for d in decisions)
+    assert 'journey_duplicate_events_total{topic="payments"} 5.0' in metrics
+    assert 'journey_dead_letters_total{reason="truncated",topic="devices"} 1.0' in metrics
+    assert "cust-0" not in metrics, "no customer ids in metrics"
     dead = {t: dict(h) for t, _, h in got if t.endswith("-dlq")}
     assert set(dead) == {"payments-dlq", "devices-dlq"}
     assert dead["payments-dlq"]["error.reason"] and dead["payments-dlq"]["error.topic"] == b"payments"

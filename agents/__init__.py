@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from agents.rules import dunning

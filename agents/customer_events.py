@@ -8,6 +8,7 @@ deduplicate on them) instead of storing a state whose messages were never sent.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, cast
@@ -15,7 +16,7 @@ from typing import Any, cast
 from agents.rules import dunning, journey
 from agents.rules.events import INPUT_TYPES, DueAction, InputEvent
 from agents.rules.identity import IdentityNode, apply_link
-from pipeline.errors import DecodeError
+from pipeline.errors import DecodeError, RegistryError
 from pipeline.runtime import Runtime
 from pipeline.topics import dlq_topic
 
@@ -32,6 +33,21 @@ def dead_letter_headers(err: DecodeError, topic: str, partition: int, offset: in
         "error.partition": str(partition).encode(),
         "error.offset": str(offset).encode(),
     }
+
+
+async def decode_waiting_for_registry(rt: Runtime, value: bytes) -> Any:
+    """Decode; while the schema registry is unreachable, wait and retry rather than park good bytes or crash.
+
+    Holding the partition is the right trade: its later events for the same customers must not overtake this one.
+    """
+    delay = 0.5
+    while True:
+        try:
+            return rt.codec.decode(value)
+        except RegistryError:
+            rt.metrics.registry_waits.inc()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 class CustomerEvents:
@@ -54,7 +70,7 @@ class CustomerEvents:
         m = self.rt.metrics
         event: Any
         try:
-            event = self.rt.codec.decode(value)
+            event = await decode_waiting_for_registry(self.rt, value)
             if not isinstance(event, (*INPUT_TYPES, DueAction)) or getattr(event, "TOPIC", None) != topic:
                 raise DecodeError("wrong_topic", f"{type(event).__name__} does not belong on topic {topic}")
         except DecodeError as err:
@@ -112,7 +128,7 @@ class IdentityIndex:
 
     async def process(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes) -> None:
         try:
-            rec = self.rt.codec.decode(value)
+            rec = await decode_waiting_for_registry(self.rt, value)
             if type(rec).__name__ != "IdentityLinked":
                 raise DecodeError("wrong_topic", f"{type(rec).__name__} does not belong on topic {topic}")
         except DecodeError as err:

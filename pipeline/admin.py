@@ -1,22 +1,62 @@
-"""Creating topics. Tansu auto-creates unknown topics with 4 partitions, so every topic is created explicitly."""
+"""Topic administration: creating the project's topics with their partition counts, and waiting for a broker.
+
+Every topic is created explicitly because Tansu auto-creates an unknown topic with 4 partitions on first use (even on a
+metadata request that names it), which would silently break co-partitioning of streams and tables.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import time
 from collections.abc import Mapping
 
+from aiokafka import AIOKafkaClient
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from pipeline.errors import BrokerError
 
 
 async def ensure_topics(bootstrap: str, topics: Mapping[str, int], replication: int = 1) -> None:
+    """Create the missing topics with the given partition counts. Idempotent.
+
+    Raises BrokerError when the broker refuses a topic or an existing topic has another partition count.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
+        # No topic names in this request: naming an unknown topic would make Tansu auto-create it.
+        existing = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics(None)}
+        wrong = {name: existing[name] for name, n in topics.items() if name in existing and existing[name] != n}
+        if wrong:
+            raise BrokerError("topics exist with other partition counts (expected "
+                              + ", ".join(f"{name}: {n} instead of {topics[name]}" for name, n in wrong.items())
+                              + "); delete them or use the same partition count")
         missing = [NewTopic(name, n, replication) for name, n in topics.items() if name not in existing]
         if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another process created them meanwhile
-                await admin.create_topics(missing)
+            response = await admin.create_topics(missing)
+            # create_topics reports per-topic errors in the response instead of raising them.
+            refused = [(e["topic"], e["error_code"], e["error_message"])
+                       for e in response.to_object()["topic_errors"]
+                       if e["error_code"] not in (0, TopicAlreadyExistsError.errno)]  # another process won the race
+            if refused:
+                raise BrokerError("the broker refused to create topics: "
+                                  + "; ".join(f"{t} (error {code}: {msg})" for t, code, msg in refused))
     finally:
         await admin.close()
+
+
+async def wait_for_broker(bootstrap: str, timeout: float = 15.0) -> None:
+    """Return once the broker answers a metadata request; BrokerError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+        try:
+            await client.bootstrap()
+            return
+        except KafkaError as err:
+            if time.monotonic() >= deadline:
+                raise BrokerError(f"no Kafka broker answered on {bootstrap} within {timeout:g} s ({err})") from None
+        finally:
+            await client.close()
+        await asyncio.sleep(0.2)

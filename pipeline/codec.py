@@ -1,8 +1,13 @@
-"""The wire codec: records <-> Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro binary body).
+"""The wire codec: records <-> Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro body).
 
-Schemas are read from schemas/ and parsed once; ids come from the registry (registered on first use of the codec).
-fastavro reads and writes with `timestamp-millis` stripped to plain `long`: the bytes are identical and timestamps
-stay epoch-millisecond ints, as the rules use them, with no datetime objects on the hot path.
+Every schema in schemas/ is parsed and registered once, when the codec is built; encode and decode then do no
+schema work. fastavro reads and writes with `timestamp-millis` stripped to plain `long`: the bytes are the
+same and timestamps stay epoch-millisecond ints, as the rules use them: no datetime objects on the hot path.
+
+Bytes written under a schema id we did not register ourselves (another producer, an older or newer version of
+this project) are read with the writer's schema from the registry, resolved against ours: schemas can evolve.
+Bytes that can never decode raise DecodeError with a reason code; a registry that cannot be reached raises
+RegistryError instead, because those bytes will decode once it is back and must not be dead-lettered.
 """
 
 from __future__ import annotations
@@ -10,27 +15,42 @@ from __future__ import annotations
 import io
 import json
 import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import fastavro
+from fastavro.read import SchemaResolutionError
+from fastavro.schema import to_parsing_canonical_form
+from fastavro.validation import ValidationError, validate
 
 from agents.rules.events import RECORD_TYPES
-from pipeline.errors import DecodeError, EncodeError, JourneyError
+from pipeline.errors import DecodeError, EncodeError, JourneyError, SchemaNotFound
 from pipeline.registry import SchemaRegistry, subject_for
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 MAGIC = 0
-_HEADER = struct.Struct(">bI")
+_HEADER = struct.Struct(">BI")
+REFUSAL_RETRY_S = 30.0  # how long an id the registry did not give us a readable schema for stays refused
+_REFUSALS_KEPT = 1024  # bounds the memory a flood of garbage ids can take
 
 
 def physical(schema: Any) -> Any:
-    """The schema with logical types removed (same binary encoding)."""
+    """The schema without `timestamp-millis`: the same binary encoding, read and written as plain ints."""
     if isinstance(schema, dict):
-        return {k: physical(v) for k, v in schema.items() if k != "logicalType"}
+        if schema.get("logicalType") == "timestamp-millis":
+            return {k: physical(v) for k, v in schema.items() if k != "logicalType"}
+        return {k: physical(v) for k, v in schema.items()}
     if isinstance(schema, list):
         return [physical(x) for x in schema]
     return schema
+
+
+def fullname(schema: dict[str, Any]) -> str:
+    name = str(schema["name"])
+    return name if "." in name or not schema.get("namespace") else f"{schema['namespace']}.{name}"
 
 
 def load_schemas(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, dict[str, Any]]:
@@ -42,72 +62,126 @@ def load_schemas(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, dict[str, Any]]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class _Writer:
+    """How to read the bytes written under one schema id."""
+
+    name: str
+    schema: Any  # the writer's schema, parsed
+    reader: Any  # our schema, parsed, when it differs from the writer's; None reads with the writer's alone
+    build: Callable[[Any], Any]  # the events.py dataclass's from_record
+
+
 class Codec:
     def __init__(self, registry: SchemaRegistry, schemas_dir: Path = SCHEMAS_DIR) -> None:
         self.registry = registry
         self.schemas = load_schemas(schemas_dir)
-        self._parsed = {name: fastavro.parse_schema(physical(s)) for name, s in self.schemas.items()}
+        stale = sorted(set(self.schemas) - set(RECORD_TYPES))
+        if stale:
+            raise JourneyError(f"no event type for {', '.join(stale)}: run tools/gen_events.py")
+        self._parsed: dict[str, Any] = {}
+        self._canonical: dict[str, str] = {}
         self._ids: dict[str, int] = {}
-        self._writers: dict[int, tuple[str, Any, Any]] = {}  # id -> (name, writer schema, reader schema or None)
+        self._headers: dict[str, bytes] = {}
+        self._writers: dict[int, _Writer] = {}
+        self._refused: dict[int, tuple[float, str, str]] = {}  # id -> (when to ask again, reason, message)
+        for name, schema in self.schemas.items():
+            plain = physical(schema)
+            self._parsed[name] = fastavro.parse_schema(plain)
+            self._canonical[name] = to_parsing_canonical_form(plain)
+            sid = registry.register(subject_for(schema["topic"], fullname(schema)), json.dumps(schema))
+            self._ids[name] = sid
+            self._headers[name] = _HEADER.pack(MAGIC, sid)
+            self._writers[sid] = _Writer(name, self._parsed[name], None, RECORD_TYPES[name].from_record)
 
     def schema_id(self, name: str) -> int:
-        sid = self._ids.get(name)
-        if sid is None:
-            schema = self.schemas[name]
-            sid = self.registry.register(subject_for(schema["topic"], f"{schema['namespace']}.{name}"),
-                                         json.dumps(schema))
-            self._ids[name] = sid
-            self._writers[sid] = (name, self._parsed[name], None)
-        return sid
+        """The registry id our schema for record `name` has."""
+        return self._ids[name]
 
     def encode(self, record: Any) -> bytes:
-        name = type(record).SCHEMA
+        """Any events.py record -> wire bytes."""
+        name = getattr(type(record), "SCHEMA", None)
+        if name not in self._headers:
+            raise EncodeError(f"{type(record).__name__} is not a top-level record of schemas/")
+        value = record.to_record()
         buf = io.BytesIO()
-        buf.write(_HEADER.pack(MAGIC, self.schema_id(name)))
+        buf.write(self._headers[name])
         try:
-            fastavro.schemaless_writer(buf, self._parsed[name], record.to_record())
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as err:
-            raise EncodeError(f"{name} does not fit its schema: {type(err).__name__}") from None
+            fastavro.schemaless_writer(buf, self._parsed[name], value)
+        except Exception:  # whatever fastavro raises, the record does not fit: say which field
+            raise EncodeError(f"{name} does not fit its schema: {self._misfit(name, value)}") from None
         return buf.getvalue()
 
-    def decode_header(self, data: bytes) -> tuple[int, str]:
-        if len(data) < _HEADER.size:
-            raise DecodeError("truncated", f"{len(data)} bytes is shorter than the 5-byte wire header")
-        magic, sid = _HEADER.unpack_from(data)
-        if magic != MAGIC:
-            raise DecodeError("bad_magic", f"magic byte {magic} is not the Confluent wire format's 0")
-        return sid, self._writer(sid)[0]
-
-    def _writer(self, sid: int) -> tuple[str, Any, Any]:
-        found = self._writers.get(sid)
-        if found is None:
-            try:
-                text = self.registry.get_schema(sid)
-                writer = json.loads(text)
-                name = writer["name"]
-                parsed = fastavro.parse_schema(physical(writer))
-            except (JourneyError, ValueError, KeyError, TypeError) as err:
-                raise DecodeError("unknown_schema_id", f"schema id {sid} cannot be resolved: {err}") from None
-            if name not in self._parsed:
-                raise DecodeError("unknown_record", f"schema id {sid} is record {name}, unknown to this version")
-            same = json.dumps(physical(writer), sort_keys=True) == json.dumps(physical(self.schemas[name]),
-                                                                               sort_keys=True)
-            found = (name, parsed, None if same else self._parsed[name])
-            self._writers[sid] = found
-        return found
-
     def decode(self, data: bytes) -> Any:
-        sid, name = self.decode_header(data)
-        _, writer, reader = self._writers[sid]
+        """Wire bytes -> the events.py record. DecodeError when they never will decode."""
+        sid = _schema_id(data)
+        w = self._writers.get(sid) or self._resolve(sid)
         buf = io.BytesIO(data)
         buf.seek(_HEADER.size)
         try:
-            value = fastavro.schemaless_reader(buf, writer, reader)
-        except (EOFError, StopIteration, ValueError, IndexError, UnicodeDecodeError, TypeError, KeyError) as err:
-            raise DecodeError("body_invalid", f"{name} body does not decode: {type(err).__name__}") from None
+            value = fastavro.schemaless_reader(buf, w.schema, w.reader)
+        except SchemaResolutionError:
+            raise DecodeError("incompatible_schema", f"schema id {sid} cannot be read as {w.name}") from None
+        except Exception as err:  # garbage makes fastavro raise EOF, Unicode, Index... errors
+            raise DecodeError("body_invalid", f"{w.name} body is not valid ({type(err).__name__})") from None
         if buf.tell() != len(data):
-            raise DecodeError("body_invalid", f"{name} body has {len(data) - buf.tell()} trailing bytes")
+            raise DecodeError("body_invalid", f"{w.name} body has {len(data) - buf.tell()} trailing bytes")
         try:
-            return RECORD_TYPES[name].from_record(value)
-        except (KeyError, TypeError) as err:
-            raise DecodeError("body_invalid", f"{name} is missing a field: {err}") from None
+            return w.build(value)
+        except (KeyError, TypeError, ValueError) as err:
+            raise DecodeError("body_invalid", f"{w.name} does not build: {type(err).__name__}") from None
+
+    def decode_header(self, data: bytes) -> tuple[int, str]:
+        """A cheap peek: (schema id, record name), without decoding the body."""
+        sid = _schema_id(data)
+        return sid, (self._writers.get(sid) or self._resolve(sid)).name
+
+    def _resolve(self, sid: int) -> _Writer:
+        """A schema id we did not register: ask the registry once; remember the answer, also a refusal."""
+        refused = self._refused.get(sid)
+        if refused is not None and refused[0] > time.monotonic():
+            raise DecodeError(refused[1], refused[2])
+        try:
+            text = self.registry.get_schema(sid)
+        except SchemaNotFound:
+            self._refuse(sid, "unknown_schema_id", f"schema id {sid} is not in the schema registry")
+        try:
+            writer = physical(json.loads(text))
+            parsed = fastavro.parse_schema(writer)
+            canonical = to_parsing_canonical_form(writer)
+            name = fullname(writer)
+        except Exception as err:  # not JSON, not Avro (a Protobuf id?), not a record: nothing we can read
+            self._refuse(sid, "unknown_record",
+                         f"schema id {sid} is not an Avro record schema ({type(err).__name__})")
+        short = name.rpartition(".")[2]
+        if short not in self.schemas or fullname(self.schemas[short]) != name:
+            self._refuse(sid, "unknown_record", f"schema id {sid} is a record this version does not know")
+        found = _Writer(short, parsed, None if canonical == self._canonical[short] else self._parsed[short],
+                        RECORD_TYPES[short].from_record)
+        self._writers[sid] = found
+        return found
+
+    def _refuse(self, sid: int, reason: str, message: str) -> NoReturn:
+        if len(self._refused) >= _REFUSALS_KEPT:
+            self._refused.clear()
+        self._refused[sid] = (time.monotonic() + REFUSAL_RETRY_S, reason, message)
+        raise DecodeError(reason, message)
+
+    def _misfit(self, name: str, value: dict[str, Any]) -> str:
+        """Which field does not fit: names only, never the value (it may be personal data)."""
+        try:
+            validate(value, self._parsed[name], raise_errors=True)
+        except ValidationError as err:
+            return ", ".join(sorted({e.field for e in err.errors if getattr(e, "field", None)})) or "a field"
+        except Exception:  # validation itself choked: still say nothing about the value
+            return "a field"
+        return "a value out of range"
+
+
+def _schema_id(data: bytes) -> int:
+    if len(data) < _HEADER.size:
+        raise DecodeError("truncated", f"{len(data)} bytes is shorter than the 5-byte wire header")
+    magic, sid = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise DecodeError("bad_magic", f"magic byte {magic} is not the Confluent wire format's 0")
+    return int(sid)

@@ -69,7 +69,8 @@ def run_demo(settings: Settings, customers: int, seed: int, timeout_s: float) ->
 def _start_worker(settings: Settings, bootstrap: str, tansu: bool, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "JOURNEY_TANSU": "1" if tansu else "0",
            "JOURNEY_DATA_DIR": str(settings.data_dir), "JOURNEY_WEB_PORT": str(port), "JOURNEY_APP_ID": settings.app_id,
-           "JOURNEY_TIMER_CLOCK": "event"}  # the demo replays past history: its timers follow event time
+           "JOURNEY_TIMER_CLOCK": "event",  # the demo replays past history: its timers follow event time
+           "JOURNEY_SESSION_TIMEOUT": "3" if tansu else str(settings.session_timeout_s)}  # Tansu joins: TANSU.md
     log = open(settings.data_dir / "worker.log", "wb")  # noqa: SIM115 (closed by the child's exit)
     say(f"[2/5] starting a worker (log: {settings.data_dir / 'worker.log'})")
     return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, stdout=log,  # noqa: S603
@@ -121,16 +122,17 @@ async def _publish_and_collect(bootstrap: str, codec: Codec, events: list[Any], 
     stop = asyncio.Event()
 
     async def collect() -> None:
-        async for topic, _p, _o, _k, value, headers in consume(bootstrap, OUTPUTS, from_beginning=True, follow=True,
-                                                                heartbeat=True):
-            if stop.is_set():
-                return
-            if topic.endswith("-dlq"):
-                dead.append((topic, {k: v.decode(errors="replace") for k, v in headers}))
-            elif topic != "__idle__":
-                with contextlib.suppress(DecodeError):
-                    outputs.append(codec.decode(value or b""))
-                    counts[topic] += 1
+        stream = consume(bootstrap, OUTPUTS, from_beginning=True, follow=True, heartbeat=True)
+        async with contextlib.aclosing(stream):
+            async for topic, _p, _o, _k, value, headers in stream:
+                if stop.is_set():
+                    return
+                if topic.endswith("-dlq"):
+                    dead.append((topic, {k: v.decode(errors="replace") for k, v in headers}))
+                elif topic != "__idle__":
+                    with contextlib.suppress(DecodeError):
+                        outputs.append(codec.decode(value or b""))
+                        counts[topic] += 1
 
     collector = asyncio.create_task(collect())
     deadline = time.monotonic() + timeout_s

@@ -1,5 +1,5 @@
-"""The project's own error types. Library exceptions are wrapped into these at the boundary; messages never carry
-payload bytes or personal data."""
+"""The project's own error types. Library exceptions are wrapped into these at the boundary; messages never
+carry payload bytes or personal data, so they are safe in logs, metric labels and dead-letter headers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ class JourneyError(Exception):
 
 
 class DecodeError(JourneyError):
-    """Bytes that can never decode. `reason` is a short machine code, used in dead-letter headers and metrics."""
+    """Bytes that can never decode: the message goes to a dead-letter topic, it is not retried.
+
+    `reason` is a short, stable machine code for dead-letter headers and metric labels: `truncated`,
+    `bad_magic`, `unknown_schema_id`, `unknown_record`, `incompatible_schema`, `body_invalid` (and
+    `wrong_topic`, raised by the agents).
+    """
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -17,15 +22,28 @@ class DecodeError(JourneyError):
 
 
 class EncodeError(JourneyError):
-    """A record that does not fit its schema."""
+    """A record that does not fit its schema (a bug in whatever built it, never bad input)."""
 
 
 class RegistryError(JourneyError):
-    """The schema registry could not be reached or refused a request."""
+    """The schema registry could not be reached or refused a request. Often transient: never dead-letter."""
+
+
+class SchemaNotFound(RegistryError):
+    """The registry answered, and it has no schema under that id: bytes naming it can never decode."""
 
 
 class InputError(JourneyError):
-    """Bad user input (a JSON line for `journey publish`, a replay file)."""
+    """Bad user input (a JSON line for `journey publish`, a replay file).
+
+    `field` is the dotted path of the offending field when there is one (`PaymentDecision.reasons[0].code`);
+    `lineno` the input line when the caller gave one. The message names the field; the caller prints the line.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, lineno: int | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.lineno = lineno
 
 
 class BrokerError(JourneyError):

@@ -7,7 +7,7 @@ records keyed by customer_id land on the partition the customer agent and its ta
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -74,7 +74,7 @@ async def produce(
 async def consume(
     bootstrap: str, topics: Iterable[str], *, from_beginning: bool, follow: bool, idle_s: float = 2.0,
     heartbeat: bool = False,
-) -> AsyncIterator[tuple[str, int, int, bytes | None, bytes | None, list[tuple[str, bytes]]]]:
+) -> AsyncGenerator[tuple[str, int, int, bytes | None, bytes | None, list[tuple[str, bytes]]], None]:
     """Yield (topic, partition, offset, key, value, headers) without joining a consumer group.
 
     With `heartbeat`, an empty poll yields ("__idle__", -1, -1, None, None, []) so callers can check deadlines.

@@ -43,5 +43,7 @@ class Metrics:
         self.refund_decisions = Counter("journey_refund_decisions", "Refund decisions", ["outcome"], registry=r)
         # Notifications handed to notifiers.
         self.notifications = Counter("journey_notifications", "Notifications emitted", ["channel"], registry=r)
+        # Decodes held back because the schema registry could not be reached (retried with backoff, never dropped).
+        self.registry_waits = Counter("journey_registry_waits", "Waits for an unreachable schema registry", registry=r)
         # Due retries/reminders published by the timer (each fires at most once in the customer agent).
         self.due_published = Counter("journey_due_published", "Due actions published by the timer", registry=r)

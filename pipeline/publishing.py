@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import sys
 import time
@@ -90,14 +91,14 @@ async def tail(settings: Settings, topic: str, from_beginning: bool, follow: boo
     count = 0
     with connect(settings, start_embedded=False) as conn:
         try:
-            async for t, p, offset, key, value, headers in consume(
-                conn.bootstrap, [topic], from_beginning=from_beginning, follow=follow
-            ):
-                out.write(json.dumps(_describe(codec, t, p, offset, key, value, headers)) + "\n")
-                out.flush()
-                count += 1
-                if limit and count >= limit:
-                    break
+            stream = consume(conn.bootstrap, [topic], from_beginning=from_beginning, follow=follow)
+            async with contextlib.aclosing(stream):
+                async for t, p, offset, key, value, headers in stream:
+                    out.write(json.dumps(_describe(codec, t, p, offset, key, value, headers)) + "\n")
+                    out.flush()
+                    count += 1
+                    if limit and count >= limit:
+                        break
         except LookupError as err:
             raise JourneyError(str(err)) from err
     return 0

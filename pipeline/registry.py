@@ -1,12 +1,14 @@
-"""Schema registries: where schema ids in the Confluent wire format come from.
+"""Schema registries: where the schema ids of the Confluent wire format come from.
 
 - ConfluentRegistry: a Confluent-compatible Schema Registry over its REST API (SCHEMA_REGISTRY_URL).
 - LocalRegistry: a JSON file in the data directory, for the embedded broker; safe to share between processes.
-Subjects follow TopicRecordNameStrategy, `<topic>-<namespace>.<Name>`, since a topic carries several record types.
+Subjects follow TopicRecordNameStrategy, `<topic>-<namespace>.<Name>`: one topic carries several record types.
+Both give the same schema the same id (compared in a canonical JSON form), as Confluent's registry does.
 """
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import os
@@ -16,9 +18,9 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from pipeline.errors import RegistryError
+from pipeline.errors import RegistryError, SchemaNotFound
 
 
 class SchemaRegistry(Protocol):
@@ -27,102 +29,189 @@ class SchemaRegistry(Protocol):
 
 
 def subject_for(topic: str, fullname: str) -> str:
+    """TopicRecordNameStrategy: `payments-paymentjourney.PaymentAttempted`."""
     return f"{topic}-{fullname}"
 
 
 def _canonical(schema: str) -> str:
-    return json.dumps(json.loads(schema), sort_keys=True, separators=(",", ":"))
+    try:
+        return json.dumps(json.loads(schema), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        raise RegistryError("a schema is not valid JSON") from None
 
 
 class LocalRegistry:
-    """Ids kept in one JSON file: {"schemas": {id: schema}, "subjects": {subject: [ids]}}. Same schema, same id."""
+    """Ids kept in one JSON file: {"schemas": {id: schema}, "subjects": {subject: [ids]}}.
+
+    The file only grows: an id, once given, names its schema for good. Writers take an exclusive fcntl lock on
+    a sibling `.lock` file, re-read, and replace the file atomically, so a worker and `journey publish` never
+    hand out the same id twice. Readers need no lock: a replaced file is always whole.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._by_id: dict[int, str] = {}
-        self._by_schema: dict[str, int] = {}
-
-    @contextmanager
-    def _locked(self) -> Iterator[dict[str, dict[str, object]]]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                doc = json.loads(self.path.read_text()) if self.path.exists() else {"schemas": {}, "subjects": {}}
-                yield doc
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def _load(self, doc: dict[str, dict[str, object]]) -> None:
-        for sid, schema in doc["schemas"].items():
-            self._by_id[int(sid)] = str(schema)
-            self._by_schema[_canonical(str(schema))] = int(sid)
+        self._by_schema: dict[str, int] = {}  # canonical schema -> id
+        self._subjects: dict[str, list[int]] = {}
+        self._loaded = False
 
     def register(self, subject: str, schema: str) -> int:
         canon = _canonical(schema)
-        if canon in self._by_schema:
-            return self._by_schema[canon]
-        with self._locked() as doc:
-            self._load(doc)
+        if not self._loaded:
+            self._read()
+        sid = self._by_schema.get(canon)
+        if sid is not None and sid in self._subjects.get(subject, ()):
+            return sid
+        with self._locked():
+            doc = self._read()
             sid = self._by_schema.get(canon)
             if sid is None:
-                sid = max((int(k) for k in doc["schemas"]), default=0) + 1
+                sid = max(self._by_id, default=0) + 1
                 doc["schemas"][str(sid)] = schema
-                subjects = doc["subjects"]
-                subjects[subject] = [*list(subjects.get(subject, [])), sid]  # type: ignore[call-overload]
-                tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-                tmp.write_text(json.dumps(doc, indent=1))
-                os.replace(tmp, self.path)
-                self._by_id[sid], self._by_schema[canon] = schema, sid
-            return sid
+            versions = doc["subjects"].setdefault(subject, [])
+            if sid not in versions:
+                versions.append(sid)
+                self._write(doc)
+                self._read()
+        return sid
 
     def get_schema(self, schema_id: int) -> str:
         if schema_id not in self._by_id:
-            with self._locked() as doc:
-                self._load(doc)
+            self._read()  # another process may have registered it since we last looked
         try:
             return self._by_id[schema_id]
         except KeyError:
-            raise RegistryError(f"schema id {schema_id} is not in {self.path}") from None
+            raise SchemaNotFound(f"schema id {schema_id} is not in {self.path}") from None
+
+    def _read(self) -> dict[str, Any]:
+        """The file's document; also brings the in-memory maps up to date with it."""
+        try:
+            doc = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            doc = {"schemas": {}, "subjects": {}}
+        except (OSError, ValueError) as err:
+            problem = f"is unreadable ({type(err).__name__})"
+            raise RegistryError(f"local schema registry {self.path} {problem}") from None
+        try:
+            schemas = {int(k): str(v) for k, v in doc["schemas"].items()}
+            self._subjects = {str(k): [int(i) for i in v] for k, v in doc.setdefault("subjects", {}).items()}
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise RegistryError(f"local schema registry {self.path} is not a registry file") from None
+        changed = any(self._by_id.get(sid, text) != text for sid, text in schemas.items())
+        if changed or len(schemas) < len(self._by_id):
+            self._by_id, self._by_schema = {}, {}  # the file was replaced under us: start over from it
+        for sid, text in schemas.items():
+            if sid not in self._by_id:  # canonicalising is the slow part: only new ids
+                self._by_id[sid] = text
+                self._by_schema[_canonical(text)] = sid
+        self._loaded = True
+        return doc
+
+    def _write(self, doc: dict[str, Any]) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with open(tmp, "w") as fh:
+            json.dump(doc, fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())  # ids are referenced by bytes already in Kafka: they must survive a crash
+        os.replace(tmp, self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class ConfluentRegistry:
-    """A Confluent-compatible Schema Registry: POST /subjects/{s}/versions, GET /schemas/ids/{id}."""
+    """A Confluent-compatible Schema Registry: POST /subjects/{s}/versions, GET /schemas/ids/{id}.
+
+    Credentials may ride in the URL (`https://key:secret@host`); they are sent as HTTP basic auth and never
+    appear in error messages. Both directions are cached: ids never change meaning in a registry.
+    """
 
     CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
     def __init__(self, url: str, timeout: float = 5.0) -> None:
-        self.url = url.rstrip("/")
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RegistryError("schema registry URL must be http:// or https:// with a host")
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        self.url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
         self.timeout = timeout
+        self._headers = {"Content-Type": self.CONTENT_TYPE, "Accept": self.CONTENT_TYPE}
+        if parts.username:
+            user = urllib.parse.unquote(parts.username)
+            secret = urllib.parse.unquote(parts.password or "")
+            token = base64.b64encode(f"{user}:{secret}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {token}"
         self._by_id: dict[int, str] = {}
         self._ids: dict[tuple[str, str], int] = {}
 
-    def _call(self, method: str, path: str, body: dict[str, str] | None = None) -> dict[str, object]:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method,  # noqa: S310 (configured URL)
-                                     headers={"Content-Type": self.CONTENT_TYPE, "Accept": self.CONTENT_TYPE})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
-                return dict(json.loads(resp.read()))
-        except urllib.error.HTTPError as err:
-            raise RegistryError(f"schema registry {method} {path}: HTTP {err.code}") from None
-        except (urllib.error.URLError, OSError, ValueError) as err:
-            raise RegistryError(f"schema registry at {self.url} unreachable: {err}") from None
+    def __repr__(self) -> str:
+        return f"ConfluentRegistry({self.url!r})"
 
     def register(self, subject: str, schema: str) -> int:
         key = (subject, _canonical(schema))
         if key not in self._ids:
-            answer = self._call("POST", f"/subjects/{urllib.parse.quote(subject, safe='')}/versions",
-                                {"schema": schema})
-            sid = int(str(answer["id"]))
+            path = f"/subjects/{urllib.parse.quote(subject, safe='')}/versions"
+            answer = self._call("POST", path, {"schema": schema})
+            sid = answer.get("id")
+            if not isinstance(sid, int):
+                raise RegistryError(f"schema registry POST {path}: answer has no integer id")
             self._ids[key] = sid
             self._by_id[sid] = schema
         return self._ids[key]
 
     def get_schema(self, schema_id: int) -> str:
         if schema_id not in self._by_id:
-            self._by_id[schema_id] = str(self._call("GET", f"/schemas/ids/{schema_id}")["schema"])
+            path = f"/schemas/ids/{schema_id}"
+            schema = self._call("GET", path).get("schema")
+            if not isinstance(schema, str):
+                raise RegistryError(f"schema registry GET {path}: answer has no schema")
+            self._by_id[schema_id] = schema
         return self._by_id[schema_id]
+
+    def _call(self, method: str, path: str, body: dict[str, str] | None = None) -> dict[str, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        # S310: the scheme was checked to be http(s) in __init__
+        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method,  # noqa: S310
+                                     headers=self._headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
+                answer = json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            detail = _error_detail(err)
+            if err.code == 404 and method == "GET":
+                raise SchemaNotFound(f"schema registry {method} {path}: HTTP 404{detail}") from None
+            raise RegistryError(f"schema registry {method} {path}: HTTP {err.code}{detail}") from None
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise RegistryError(f"schema registry at {self.url} unreachable: {reason}") from None
+        except ValueError:
+            raise RegistryError(f"schema registry {method} {path}: answer is not JSON") from None
+        if not isinstance(answer, dict):
+            raise RegistryError(f"schema registry {method} {path}: answer is not a JSON object")
+        return answer
+
+
+def _error_detail(err: urllib.error.HTTPError) -> str:
+    """Confluent's error body, {"error_code": 40403, "message": "Schema not found"}, shortened."""
+    try:
+        body = json.loads(err.read() or b"{}")
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(body, dict) or "message" not in body:
+        return ""
+    return f" (error {body.get('error_code', '?')}: {str(body['message'])[:200]})"
 
 
 def registry_from_settings(url: str | None, data_dir: Path) -> SchemaRegistry:

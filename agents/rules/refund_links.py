@@ -23,8 +23,9 @@ class PriorClaims:
 
     claims: tuple[Mark, ...] = ()  # oldest first; own claims carry their weighed label as reason
     weight: float = 0.0
+    own_claims: int = 0  # of which the claimant's own
     other_accounts: int = 0  # linked accounts other than the claimant that made claims
-    via: tuple[str, ...] = ()  # identifier kinds that linked those accounts, sorted
+    via: tuple[str, ...] = ()  # identifier kinds that linked those accounts, strong kinds first
 
     @property
     def refs(self) -> tuple[str, ...]:
@@ -60,10 +61,11 @@ def prior_claims(h: RefundHistory, links: Mapping[str, IdentityNode], customer_i
                 found.setdefault(m.ref, m)
     claims = tuple(sorted(found.values(), key=lambda m: (m.at, m.ref)))
     others = {m.customer_id for m in claims} - {customer_id}
-    via = sorted({kind_of(i) for c in others for i in actors[c]})
+    via = sorted({kind_of(i) for c in others for i in actors[c]}, key=lambda k: (k not in policy.strong_kinds, k))
     return PriorClaims(
         claims=claims,
         weight=round(sum(policy.weight_of(m.reason) for m in claims), 6),
+        own_claims=sum(1 for m in claims if m.customer_id == customer_id),
         other_accounts=len(others),
         via=tuple(via),
     )

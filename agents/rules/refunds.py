@@ -125,11 +125,12 @@ def _terms(h: RefundHistory, request: RefundRequested, order: OrderInfo | None, 
             code="CLEAN_HISTORY_SMALL_AMOUNT",
             detail="No worrying claims recently and a small amount: refunded right away."))
     if no_return:
-        what = "proof of delivery" if request.reason == "item_not_received" else "parcel's recorded weight"
+        what = "the carrier's proof of delivery" if request.reason == "item_not_received" \
+            else "the parcel's recorded shipping weight"
         return _Verdict("manual_review", "review", Reason(
             code="NOTHING_TO_RETURN",
-            detail=f"Nothing comes back to us for a '{request.reason}' claim: a person checks the carrier's "
-                   f"{what} before refunding."))
+            detail=f"Nothing comes back to us for a '{request.reason}' claim: a person checks {what} before "
+                   "refunding."))
     return _Verdict("refund_on_return", "loyal" if loyal else "standard", Reason(
         code="STANDARD_RETURN", detail=f"Refunded as soon as the return arrives; send it within {window} days."))
 
@@ -147,10 +148,14 @@ def _serial_reason(prior: PriorClaims, policy: RefundPolicy) -> Reason:
     refs = ", ".join(prior.refs[-MAX_REFS_NAMED:])
     more = len(prior.refs) - MAX_REFS_NAMED
     named = f"{refs} and {more} more" if more > 0 else refs
-    who = "this account"
-    if prior.other_accounts:
-        via = " / ".join(KIND_WORDS.get(k, k) for k in prior.via)
-        who = f"this account and {prior.other_accounts} other account(s) sharing a {via}"
+    via = " / ".join(KIND_WORDS.get(k, k) for k in prior.via)
+    linked = f"{prior.other_accounts} linked account(s) sharing a {via}"
+    if not prior.other_accounts:
+        who = "this account"
+    elif prior.own_claims:
+        who = f"this account and {linked}"
+    else:
+        who = linked
     return Reason(code=SERIAL_CLAIMS,
                   detail=f"{len(prior.claims)} earlier claim(s) in {policy.lookback_days} days by {who}: {named} "
                          f"(weight {prior.weight:.1f}; review from {policy.review_threshold:.1f}, "

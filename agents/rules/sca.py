@@ -1,63 +1,89 @@
-"""Strong Customer Authentication: which exemption to ask the issuer for, or whether to go straight to 3-D Secure.
+"""Strong Customer Authentication (PSD2, RTS 2018/389): which exemption to ask the issuer for, or whether to
+go straight to a 3-D Secure challenge. `choose_sca` asks, in order:
 
-Order of questions: out of scope (merchant-initiated, or outside the EEA) -> wallets and bank redirects authenticate
-themselves -> an issuer that rarely accepts exemptions, for a customer who reliably completes challenges, goes
-straight to a challenge -> low-value exemption (RTS Art. 16) -> TRA exemption (RTS Art. 18 bands) -> challenge.
+1. Is the payment out of SCA scope? Merchant-initiated, or `sca_applies` false (issuer or acquirer outside
+   the EEA).
+2. Does the method authenticate the customer itself (wallets, bank redirects)? Then SCA is not ours to apply.
+3. Does this card's issuer rarely accept exemptions for this customer, who reliably completes challenges?
+   Then go straight to a challenge rather than ask for an exemption the issuer will soft-decline.
+4. Low-value exemption (RTS Art. 16): under EUR 30, and at most 5 exempted payments / EUR 100 on the card
+   since its last authentication.
+5. TRA exemption (RTS Art. 18): our analysis calls it low-risk and the merchant's fraud rate fits the band of
+   the amount (0.13 % up to EUR 100, 0.06 % up to EUR 250, 0.01 % up to EUR 500; never above EUR 500).
+6. Otherwise: authenticate with 3-D Secure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.rules.checkout_policy import CheckoutPolicy, ScaPolicy
+from agents.rules.checkout_policy import CheckoutPolicy, ScaPolicy, TraBand
 from agents.rules.events import PaymentAttempted, Reason
 from agents.rules.profile import CustomerProfile
-
-REDIRECT_METHODS = frozenset({"ideal", "sofort", "klarna", "paypal", "bancontact", "apple_pay", "google_pay",
-                              "swish", "bizum", "satispay", "bank_transfer"})
 
 
 @dataclass(frozen=True, slots=True)
 class ScaChoice:
     strategy: str  # out_of_scope, not_applicable, low_value_exemption, tra_exemption, challenge
-    exemption: str | None
+    exemption: str | None  # what to ask the issuer for: low_value, tra, or None
     reason: Reason
 
 
-def issuer_rarely_accepts(profile: CustomerProfile, issuer: str | None, sca: ScaPolicy) -> bool:
-    rec = profile.issuer(issuer)
-    if rec is None or rec.requested < sca.issuer_min_requests:
-        return False
-    return rec.accepted / rec.requested <= sca.issuer_max_acceptance
+def _euros(cents: int) -> str:
+    return f"EUR {cents / 100:.2f}"
+
+
+def issuer_rarely_accepts_exemptions(profile: CustomerProfile, issuer: str | None, sca: ScaPolicy) -> bool:
+    record = profile.issuer(issuer)
+    if record is None or record.exemptions_requested < sca.issuer_min_requests:
+        return False  # not enough evidence: ask, and learn from the answer
+    return record.exemptions_accepted / record.exemptions_requested <= sca.issuer_max_acceptance
 
 
 def completes_challenges(profile: CustomerProfile, sca: ScaPolicy) -> bool:
-    tried = profile.challenges_passed + profile.challenges_failed + profile.challenges_abandoned
-    return profile.challenges_passed >= sca.min_challenges_passed and \
-        profile.challenges_passed / tried >= sca.min_challenge_pass_rate
+    done = profile.challenges
+    if done.passed < sca.min_challenges_passed:
+        return False
+    return done.passed / done.total >= sca.min_challenge_pass_rate
 
 
-def low_value_allowed(profile: CustomerProfile, attempt: PaymentAttempted, eur_cents: int,
-                      sca: ScaPolicy) -> str | None:
-    """None when the exemption applies, else why not."""
-    if eur_cents >= sca.low_value_limit_eur_cents:
-        return "amount"
-    counter = profile.low_value_on(attempt.card_fingerprint)
-    if counter.count >= sca.low_value_max_consecutive:
-        return "count"
-    if counter.cumulative_eur_cents + eur_cents > sca.low_value_max_cumulative_eur_cents:
-        return "cumulative"
+def why_no_low_value(profile: CustomerProfile, card: str | None, eur_cents: int,
+                     policy: CheckoutPolicy) -> str | None:
+    """None when the low-value exemption fits this payment, else the reason it does not."""
+    sca = policy.sca
+    if eur_cents >= sca.low_value_below_eur_cents:
+        return f"{_euros(eur_cents)} is not under {_euros(sca.low_value_below_eur_cents)}"
+    counter = profile.low_value_on(card)
+    if counter.payments >= sca.low_value_max_payments:
+        return f"{counter.payments} low-value exemptions were used on this card since its last authentication"
+    if any(policy.eur_cents(m.minor, m.currency) is None for m in counter.amounts):
+        return "earlier low-value payments on this card were in a currency without a EUR rate"
+    so_far = sum(policy.eur_cents(m.minor, m.currency) or 0 for m in counter.amounts)
+    if so_far + eur_cents > sca.low_value_max_cumulative_eur_cents:
+        return (f"{_euros(so_far)} exempted on this card since its last authentication; this payment would "
+                f"pass {_euros(sca.low_value_max_cumulative_eur_cents)}")
     return None
 
 
-def tra_allowed(eur_cents: int, risk_score: int, sca: ScaPolicy) -> bool:
+def tra_band_for(eur_cents: int, sca: ScaPolicy) -> TraBand | None:
+    """The narrowest band that covers the amount; None above the last band (EUR 500)."""
+    return next((b for b in sca.tra_bands if eur_cents <= b.up_to_eur_cents), None)
+
+
+def why_no_tra(eur_cents: int, risk_score: int, sca: ScaPolicy) -> str | None:
+    """None when the TRA exemption fits this payment, else the reason it does not."""
+    band = tra_band_for(eur_cents, sca)
+    if band is None:
+        return f"TRA never applies above {_euros(sca.tra_bands[-1].up_to_eur_cents if sca.tra_bands else 0)}"
+    if sca.merchant_fraud_rate > band.max_fraud_rate:
+        return (f"our fraud rate {sca.merchant_fraud_rate:.3%} is above the {band.max_fraud_rate:.3%} "
+                f"allowed up to {_euros(band.up_to_eur_cents)}")
     if risk_score > sca.tra_max_risk_score:
-        return False
-    band = next((rate for ceiling, rate in sca.tra_bands if eur_cents <= ceiling), None)
-    return band is not None and sca.merchant_fraud_rate <= band
+        return f"risk {risk_score} is above the {sca.tra_max_risk_score} our TRA accepts"
+    return None
 
 
-def choose_sca(profile: CustomerProfile, attempt: PaymentAttempted, risk_score: int,
+def choose_sca(profile: CustomerProfile, attempt: PaymentAttempted, eur_cents: int | None, risk_score: int,
                policy: CheckoutPolicy) -> ScaChoice:
     sca = policy.sca
     if attempt.initiator == "merchant":
@@ -66,25 +92,33 @@ def choose_sca(profile: CustomerProfile, attempt: PaymentAttempted, risk_score: 
     if not attempt.sca_applies:
         return ScaChoice("out_of_scope", None, Reason(
             code="SCA_OUT_OF_SCOPE_REGION", detail="Issuer or acquirer outside the EEA: SCA does not apply."))
-    if attempt.method in REDIRECT_METHODS:
+    if attempt.method in sca.self_authenticating_methods:
         return ScaChoice("not_applicable", None, Reason(
             code="SCA_BY_METHOD", detail=f"{attempt.method} authenticates the customer in its own flow."))
-    if issuer_rarely_accepts(profile, attempt.card_issuer, sca) and completes_challenges(profile, sca):
+    issuer = attempt.card_issuer or profile.issuer_of_card(attempt.card_fingerprint)
+    if issuer_rarely_accepts_exemptions(profile, issuer, sca) and completes_challenges(profile, sca):
         return ScaChoice("challenge", None, Reason(
             code="ISSUER_REFUSES_EXEMPTIONS",
-            detail="This card's issuer rarely accepts exemptions and the customer reliably completes 3-D Secure, "
-                   "so we go straight to a challenge instead of risking a soft decline."))
-    eur = policy.eur_cents(attempt.amount_minor, attempt.currency)
-    blocked = low_value_allowed(profile, attempt, eur, sca)
-    if blocked is None:
+            detail="This card's issuer rarely accepts exemptions for this customer, who reliably completes "
+                   "3-D Secure: straight to a challenge, not an exemption the issuer would soft-decline."))
+    if eur_cents is None:
+        return ScaChoice("challenge", None, Reason(
+            code="SCA_CHALLENGE_REQUIRED",
+            detail=f"No EUR rate for {attempt.currency}: no amount-based exemption can be justified."))
+    no_low_value = why_no_low_value(profile, attempt.card_fingerprint, eur_cents, policy)
+    if no_low_value is None:
         return ScaChoice("low_value_exemption", "low_value", Reason(
-            code="LOW_VALUE_EXEMPTION", detail="Under EUR 30 and within 5 payments / EUR 100 since the last "
-                                               "authentication on this card."))
-    if tra_allowed(eur, risk_score, sca):
+            code="LOW_VALUE_EXEMPTION",
+            detail=f"{_euros(eur_cents)} is under {_euros(sca.low_value_below_eur_cents)}, within "
+                   f"{sca.low_value_max_payments} payments and "
+                   f"{_euros(sca.low_value_max_cumulative_eur_cents)} since the card's last authentication "
+                   "(RTS Art. 16)."))
+    no_tra = why_no_tra(eur_cents, risk_score, sca)
+    if no_tra is None:
         return ScaChoice("tra_exemption", "tra", Reason(
-            code="TRA_EXEMPTION", detail="Low risk, and the merchant's fraud rate is within the band for this "
-                                         "amount (RTS Art. 18)."))
-    why = {"count": "5 low-value exemptions were used since the last authentication",
-           "cumulative": "low-value exemptions reached EUR 100 since the last authentication",
-           "amount": "no exemption fits this amount and risk"}[blocked]
-    return ScaChoice("challenge", None, Reason(code="SCA_CHALLENGE_REQUIRED", detail=f"Authentication needed: {why}."))
+            code="TRA_EXEMPTION",
+            detail=f"Low risk ({risk_score}) and our fraud rate is within the band for {_euros(eur_cents)} "
+                   f"(RTS Art. 18); no low-value exemption: {no_low_value}."))
+    return ScaChoice("challenge", None, Reason(
+        code="SCA_CHALLENGE_REQUIRED",
+        detail=f"Authentication needed: no low-value exemption ({no_low_value}) and no TRA ({no_tra})."))

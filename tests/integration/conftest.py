@@ -12,5 +12,9 @@ from pipeline.broker import EmbeddedBroker
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker(tmp_path / "broker-data") as b:
-        yield b
+    """A started embedded broker with empty in-memory topics; stopped (SIGTERM, then SIGKILL) after the test."""
+    b = EmbeddedBroker(tmp_path / "broker-data")
+    try:
+        yield b.start()
+    finally:
+        b.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -31,6 +32,7 @@ def journey_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "JOURNEY_", "SCHEMA_REGISTRY"))}
     return {**env, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "JOURNEY_TANSU": "1", "JOURNEY_DATA_DIR": str(data_dir),
             "JOURNEY_WEB_PORT": str(free_port()), "JOURNEY_STORE": "rocksdb://", "JOURNEY_TIMER_INTERVAL": "0.5",
+            "JOURNEY_SESSION_TIMEOUT": "3",  # Tansu joins take half the session timeout (TANSU.md)
             **extra}
 
 
@@ -83,17 +85,18 @@ def collect(bootstrap: str, data_dir: Path, topics: Iterable[str], until: Any, t
         got: list[tuple[str, Any, list[tuple[str, bytes]]]] = []
         deadline = time.monotonic() + timeout
         done_at: float | None = None
-        async for topic, _p, _o, _k, value, headers in consume(bootstrap, list(topics), from_beginning=True,
-                                                               follow=True, heartbeat=True):
-            if topic != "__idle__":
-                try:
-                    got.append((topic, codec.decode(value or b""), headers))
-                except DecodeError:
-                    got.append((topic, value, headers))
-            if done_at is None and until(got):
-                done_at = time.monotonic()
-            if (done_at is not None and time.monotonic() - done_at >= settle) or time.monotonic() > deadline:
-                return got
+        stream = consume(bootstrap, list(topics), from_beginning=True, follow=True, heartbeat=True)
+        async with contextlib.aclosing(stream):  # stop the consumer now, not whenever the generator is collected
+            async for topic, _p, _o, _k, value, headers in stream:
+                if topic != "__idle__":
+                    try:
+                        got.append((topic, codec.decode(value or b""), headers))
+                    except DecodeError:
+                        got.append((topic, value, headers))
+                if done_at is None and until(got):
+                    done_at = time.monotonic()
+                if (done_at is not None and time.monotonic() - done_at >= settle) or time.monotonic() > deadline:
+                    break
         return got
 
     return asyncio.run(run())

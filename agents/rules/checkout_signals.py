@@ -132,6 +132,16 @@ def is_new_ip_country(f: Facts) -> Signal | None:
     return None
 
 
+def ip_differs_from_card_on_an_unproven_device(f: Facts) -> Signal | None:
+    """The per-transaction rule, kept only where identity cannot vouch: an IP abroad means nothing on the device a
+    customer always pays from (a traveller), but on a device that never paid it is how stolen cards are used."""
+    a = f.attempt
+    if a.card_country and a.ip_country and a.ip_country != a.card_country and not f.familiar("devices", a.device_id):
+        return signal(f, "IP_CARD_COUNTRY_MISMATCH",
+                      f"IP in {a.ip_country}, card from {a.card_country}, on a device new to this account.")
+    return None
+
+
 # ---- own history ---------------------------------------------------------------------------------------
 
 def has_charged_back_before(f: Facts) -> Signal | None:
@@ -253,6 +263,7 @@ PROFILE_SIGNALS: tuple[SignalRule, ...] = (
     is_attempting_too_fast, is_cycling_cards, is_probing_with_small_amounts, was_declined_repeatedly,
     looks_like_account_takeover, follows_new_device_from_new_country, is_unusually_large,
     is_new_customer, is_new_device, is_new_card, is_new_address, is_new_ip_country,
+    ip_differs_from_card_on_an_unproven_device,
     paid_from_this_device_before, paid_with_this_card_before, paid_for_this_address_before,
     is_established_in_good_standing,
 )

@@ -125,7 +125,8 @@ def update_profile(profile: CustomerProfile, event: InputEvent, now: int, paymen
     """Fold one input event into the profile. `payment` is the ledger's record of the event's payment_id, for
     events that carry only the id. Amounts are kept per currency and converted at decision time, so
     `eur_rates` is unused (still accepted so that callers written against the first version keep working)."""
-    p = profile if profile.first_seen_at is not None else replace(profile, first_seen_at=event.occurred_at)
+    first = earliest(profile.first_seen_at, event.occurred_at)  # a late event may be the earliest one
+    p = profile if first == profile.first_seen_at else replace(profile, first_seen_at=first)
     if isinstance(event, PaymentAttempted):
         return _on_attempt(p, event, now)
     if isinstance(event, PaymentSucceeded):

@@ -209,7 +209,8 @@ def test_account_takeover_right_after_a_new_device_from_a_new_country_is_decline
     d = run(p, attempt("v", device_id="dev-thief", ip="198.51.100.3", ip_country="BR",
                        card_fingerprint="card-new", shipping_address_id="addr-drop", amount_minor=89_900))
     assert d.outcome == "decline"
-    assert codes(d)[:3] == ["DECLINE_HIGH_RISK", "TAKEOVER_PATTERN", "NEW_DEVICE_NEW_COUNTRY"]
+    assert codes(d)[0] == "DECLINE_HIGH_RISK"
+    assert {"TAKEOVER_PATTERN", "NEW_DEVICE_NEW_COUNTRY"} <= set(codes(d)[:4])
 
 
 def test_new_device_card_and_address_on_an_old_account_is_challenged_rather_than_declined() -> None:

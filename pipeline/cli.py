@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agents.rules.policy import PolicyError
 from pipeline.errors import JourneyError
 from pipeline.settings import Settings
 
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     try:
         return int(COMMANDS[args.command](settings, args) or 0)
-    except JourneyError as err:
+    except (JourneyError, PolicyError) as err:
         print(f"journey {args.command}: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

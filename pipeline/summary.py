@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agents.rules.experiments import REPORT_HEADERS, recovery_report
 from pipeline.simulation import Labelled
 from pipeline.textable import bar, table
 
@@ -123,11 +124,15 @@ def _dunning(steps: Sequence[Any], recovered: Sequence[Any], notes: Sequence[Any
         by_class[r.decline_class][1] += 1
     rows = [(cls, n, rec, rec / n if n else 0.0, bar(rec / n if n else 0, 12))
             for cls, (n, rec) in sorted(by_class.items())]
+    experiment = recovery_report([*steps, *recovered])
+    ab = table(REPORT_HEADERS, [r.as_tuple()[:4] + (r.rate,) for r in experiment if r.decline_class == "all"],
+               title="Dunning experiment: recovery rate by variant (holdout gets silent retries only)")
     how = Counter(r.recovered_by for r in recovered)
     channels = Counter(n.channel for n in notes if n.template.startswith("dunning"))
     return "\n\n".join([
         table(("dunning step", "count"), actions.most_common(), title="Failed payments: what dunning did"),
         table(("decline class", "cases", "recovered", "rate", ""), rows, title="Recovery by decline class"),
+        ab,
         table(("recovered by", "count"), how.most_common()) if how else "",
         table(("reminder channel", "count"), channels.most_common()) if channels else "",
     ])

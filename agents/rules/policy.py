@@ -33,7 +33,20 @@ class Policy:
     refunds: RefundPolicy
 
 
+class PolicyError(ValueError):
+    """A policy file that cannot be read or does not hold a valid policy."""
+
+
 def load_policy(path: str | Path | None = None) -> Policy:
+    """The policy at `path` (default policies/default.toml); PolicyError names the file and what is wrong."""
+    try:
+        return _load_policy(path)
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as err:
+        what = f"missing key {err}" if isinstance(err, KeyError) else str(err)
+        raise PolicyError(f"policy {path or DEFAULT_POLICY_PATH}: {what}") from None
+
+
+def _load_policy(path: str | Path | None = None) -> Policy:
     from agents.rules.checkout_policy import CheckoutPolicy
     from agents.rules.dunning_policy import DunningPolicy
     from agents.rules.refunds import RefundPolicy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,13 @@ def test_every_payment_attempt_gets_exactly_one_decision_and_bad_input_is_parked
         with urllib.request.urlopen(f"http://127.0.0.1:{env['JOURNEY_WEB_PORT']}/metrics", timeout=5) as resp:
             metrics = resp.read().decode()
 
+    tailed = journey("tail", "decisions", "--from-beginning", "--max", "3", env=env)
+    assert tailed.returncode == 0, tailed.stderr
+    lines = [json.loads(x) for x in tailed.stdout.splitlines()]
+    assert len(lines) == 3 and all(x["type"] == "PaymentDecision" and x["topic"] == "decisions" for x in lines)
+    assert lines[0]["value"]["occurred_at"].endswith("Z"), "analysts read ISO-8601 UTC timestamps"
+    parked = journey("tail", "payments-dlq", "--from-beginning", env=env)
+    assert '"undecodable": "bad_magic"' in parked.stdout or '"undecodable": "truncated"' in parked.stdout
     decisions = [r for t, r, _ in got if t == "decisions"]
     assert sorted(d.payment_id for d in decisions) == sorted([*attempts, "pay-cust-000-99"])  # exactly one each
     assert all(d.reasons and d.policy_version for d in decisions)

@@ -20,6 +20,16 @@ def journey(*args: str, cwd: Path | None = None, env_extra: dict[str, str] | Non
                           env={**env, **(env_extra or {})}, cwd=cwd, input=stdin, timeout=120)
 
 
+def test_an_invalid_policy_file_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    events = tmp_path / "e.jsonl"
+    events.write_text("")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('version = "x"\n[checkout]\nbase_score = "lots"\n')
+    run = journey("replay", str(events), "--policy", str(bad))
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr and "bad.toml" in run.stderr
+
+
 def test_top_level_help_lists_every_command() -> None:
     run = journey("--help")
     assert run.returncode == 0
@@ -65,3 +75,18 @@ def test_simulate_writes_a_replayable_event_file(tmp_path: Path) -> None:
     outputs = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
     attempts = sum(1 for x in lines if x["type"] == "PaymentAttempted")
     assert sum(1 for x in outputs if x["type"] == "PaymentDecision") == attempts
+
+
+def test_replay_compare_reports_which_decisions_another_policy_changes(tmp_path: Path) -> None:
+    events = tmp_path / "sim.jsonl"
+    assert journey("simulate", "--customers", "15", "--seed", "4", "--out", str(events)).returncode == 0
+    default = Path(__file__).resolve().parents[2] / "policies" / "default.toml"
+    strict = tmp_path / "strict.toml"
+    strict.write_text(default.read_text().replace('version = "', 'version = "strict-', 1)
+                      .replace("challenge_from = 65", "challenge_from = 20", 1)
+                      .replace("decline_from = 75", "decline_from = 21", 1))
+    run = journey("replay", str(events), "--out", str(tmp_path / "out.jsonl"), "--compare", str(strict))
+    assert run.returncode == 0, run.stderr
+    assert "decisions change under" in run.stderr
+    first_line = next(line for line in run.stderr.splitlines() if "decisions change under" in line)
+    assert not first_line.startswith("0 of"), first_line

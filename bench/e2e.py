@@ -24,9 +24,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from agents.rules.events import PaymentAttempted
 from pipeline.admin import ensure_topics
-from pipeline.broker import EmbeddedBroker
+from pipeline.broker import EmbeddedBroker, free_port
 from pipeline.codec import Codec
-from pipeline.demo import free_port
 from pipeline.registry import LocalRegistry
 from pipeline.textable import table
 from pipeline.topics import topic_specs

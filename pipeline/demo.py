@@ -12,7 +12,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from pipeline import simulation
+from pipeline.broker import free_port
 from pipeline.codec import Codec
 from pipeline.connect import connect
 from pipeline.errors import DecodeError
@@ -36,11 +36,6 @@ from pipeline.worker import prepare
 OUTPUTS = ("decisions", "refund-decisions", "dunning", "notifications", "recovery",
            "payments-dlq", "orders-dlq", "refunds-dlq")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def say(msg: str) -> None:

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipeline.broker import free_port
 from pipeline.codec import Codec
 from pipeline.errors import DecodeError
 from pipeline.kafka_io import consume
 from pipeline.registry import LocalRegistry
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def journey_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:

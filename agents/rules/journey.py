@@ -116,8 +116,9 @@ def fire_due(state: CustomerState, until: int, policy: Policy, ctx: Context) -> 
         if not due:
             break
         first = min(due, key=lambda d: (d.occurred_at, d.seq, d.case_id))
-        new_dunning, out = dunning.on_due(state.dunning, first, _dunning_ctx(state, None, policy, ctx), policy.dunning,
-                                          first.occurred_at)
+        at = first.occurred_at
+        new_dunning, out = dunning.on_due(state.dunning, first, _dunning_ctx(state, None, policy, ctx, at),
+                                          policy.dunning, at)
         state = replace(state, dunning=new_dunning)
         outputs += out
     return state, outputs
@@ -130,13 +131,13 @@ def in_good_standing(state: CustomerState, policy: Policy, now: int) -> bool:
 
 
 def _dunning_ctx(state: CustomerState, payment: ledger.PaymentRef | None, policy: Policy, ctx: Context,
-                 now: int | None = None) -> dunning.DunningContext:
-    at = now if now is not None else state.prefs.updated_at
+                 now: int) -> dunning.DunningContext:
+    """Standing is judged at `now`: an abuser flag or a chargeback counts only while it is in force then."""
     return dunning.DunningContext(
         customer_id=state.customer_id,
         prefs=state.prefs,
         payment=payment,
-        in_good_standing=in_good_standing(state, policy, at),
+        in_good_standing=in_good_standing(state, policy, now),
         link_secret=ctx.link_secret,
         variant=experiments.variant_for(state.customer_id, policy.dunning),
     )
@@ -187,8 +188,7 @@ def _apply(
     state = replace(
         state,
         dunning=new_dunning,
-        profile=profile.update_profile(state.profile, event, now, payment=payment,
-                                       eur_rates=dict(policy.checkout.eur_rates)),
+        profile=profile.update_profile(state.profile, event, now, payment=payment),
         refunds=refunds.update_refund_history(state.refunds, event, now),
     )
     return state, outputs, new_links

@@ -10,7 +10,6 @@ payment made with it succeeded. A DeviceSeen or a failed attempt only records th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from agents.rules.declines import classify
@@ -120,11 +119,10 @@ def has_bad_history(profile: CustomerProfile) -> bool:
     return profile.chargebacks > 0 or profile.payments.fraud_blocks > 0
 
 
-def update_profile(profile: CustomerProfile, event: InputEvent, now: int, payment: PaymentRef | None = None,
-                   eur_rates: Mapping[str, float] | None = None) -> CustomerProfile:
+def update_profile(profile: CustomerProfile, event: InputEvent, now: int,
+                   payment: PaymentRef | None = None) -> CustomerProfile:
     """Fold one input event into the profile. `payment` is the ledger's record of the event's payment_id, for
-    events that carry only the id. Amounts are kept per currency and converted at decision time, so
-    `eur_rates` is unused (still accepted so that callers written against the first version keep working)."""
+    events that carry only the id. Amounts are kept per currency and converted at decision time."""
     first = earliest(profile.first_seen_at, event.occurred_at)  # a late event may be the earliest one
     p = profile if first == profile.first_seen_at else replace(profile, first_seen_at=first)
     if isinstance(event, PaymentAttempted):

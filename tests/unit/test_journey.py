@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from typing import Any
 
@@ -80,10 +81,8 @@ def test_replay_is_deterministic_and_decides_every_attempt_and_claim_once() -> N
 def test_compare_reports_the_decisions_another_policy_changes() -> None:
     events = [x.event for x in generate(3, 40, T0, 30)]
     base = list(replay(events, POLICY, CTX))
-    strict = load_policy()
-    strict = type(strict)(version="strict", checkout=type(strict.checkout)(
-        **{**{f: getattr(strict.checkout, f) for f in strict.checkout.__dataclass_fields__}, "decline_from": 20}),
-        dunning=strict.dunning, refunds=strict.refunds)
+    strict = dataclasses.replace(POLICY, version="strict", checkout=dataclasses.replace(
+        POLICY.checkout, challenge_from=19, decline_from=20))
     total, changes = compare(base, list(replay(events, strict, CTX)))
     assert total > 0 and changes and all(c.after != c.before for c in changes)
     assert compare(base, base) == (total, [])

@@ -16,8 +16,8 @@ from typing import Any, cast
 from agents.rules import dunning, journey
 from agents.rules.events import INPUT_TYPES, DueAction, InputEvent
 from agents.rules.identity import IdentityNode, apply_link
+from agents.runtime import Runtime
 from pipeline.errors import DecodeError, RegistryError
-from pipeline.runtime import Runtime
 from pipeline.topics import dlq_topic
 
 Send = Callable[[str, bytes, bytes, Mapping[str, bytes] | None], Awaitable[None]]

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from agents.rules.events import PaymentAttempted, PaymentDecision, Reason
-from pipeline.codec import Codec
-from pipeline.jsonio import record_to_json
-from pipeline.registry import LocalRegistry
+from pipeline.wire.codec import Codec
+from pipeline.wire.jsonio import record_to_json
+from pipeline.wire.registry import LocalRegistry
 
 ATTEMPT = PaymentAttempted(
     event_id="evt-000123", customer_id="cust-42", occurred_at=1_793_527_200_000, payment_id="pay-1",

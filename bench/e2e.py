@@ -23,12 +23,12 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from agents.rules.events import PaymentAttempted
-from pipeline.admin import ensure_topics
-from pipeline.broker import EmbeddedBroker, free_port
-from pipeline.codec import Codec
-from pipeline.registry import LocalRegistry
-from pipeline.textable import table
+from pipeline.demo.tables import table
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.embedded import EmbeddedBroker, free_port
 from pipeline.topics import topic_specs
+from pipeline.wire.codec import Codec
+from pipeline.wire.registry import LocalRegistry
 
 
 def attempt(i: int, run: str) -> PaymentAttempted:

@@ -12,8 +12,8 @@ import signal
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from agents.rules.events import PaymentDecision, Reason
-from pipeline.codec import Codec
-from pipeline.registry import LocalRegistry
+from pipeline.wire.codec import Codec
+from pipeline.wire.registry import LocalRegistry
 
 
 async def run(bootstrap: str, source: str, sink: str, registry_path: str) -> None:

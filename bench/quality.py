@@ -1,6 +1,6 @@
 """Decision quality on a labelled synthetic population, side by side with naive baselines.
 
-Runs `journey replay`'s engine (the same step as the live worker) over pipeline.simulation's population and compares
+Runs `journey replay`'s engine (the same step as the live worker) over pipeline.sim's population and compares
 every decision with the ground-truth label of the attempt or claim:
 - checkout: false declines (legitimate attempts declined), legitimate attempts challenged, fraud stopped (declined or
   sent to a 3-D Secure challenge the fraudster cannot pass) and fraud approved, against a per-transaction baseline
@@ -23,9 +23,9 @@ from agents.rules.events import PaymentAttempted, RefundRequested
 from agents.rules.journey import Context
 from agents.rules.policy import load_policy
 from agents.rules.refunds import baseline_refund
-from pipeline.replay import replay
-from pipeline.simulation import Labelled, generate, label_index
-from pipeline.textable import table
+from agents.rules.replay import replay
+from pipeline.demo.tables import table
+from pipeline.sim import Labelled, generate, label_index
 
 START = 1_760_000_000_000
 
@@ -125,7 +125,7 @@ def render(result: dict[str, Any], seed: int, customers: int) -> str:
     return "\n".join([
         "# Decision quality on a labelled synthetic population",
         "",
-        f"Population: `pipeline.simulation.generate(seed={seed}, customers={customers}, days=30)`: "
+        f"Population: `pipeline.sim.generate(seed={seed}, customers={customers}, days=30)`: "
         f"{len(result['population']):,} events, {ours.legit + ours.fraud:,} payment attempts "
         f"({ours.fraud} abusive). Rules: `policies/default.toml` through `journey replay`'s engine, the same step "
         "the live worker runs. Regenerate with `make report`.",

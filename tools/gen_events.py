@@ -1,7 +1,7 @@
 """Generate agents/rules/events.py from schemas/*.avsc.
 
 The .avsc files are the contract; this script keeps the Python types in step with them. Run `make events` after
-editing a schema; tests/unit/test_schemas.py fails when the generated file is stale.
+editing a schema; tests/unit/pipeline/wire/test_schemas.py fails when the generated file is stale.
 """
 
 from __future__ import annotations

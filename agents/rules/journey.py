@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agents.rules import checkout, dunning, experiments, ledger, profile, refunds
+from agents.rules import checkout, dunning, ledger, profile, refunds
+from agents.rules.dunning import experiments
 from agents.rules.events import (
     Chargeback,
     CustomerPreferencesUpdated,

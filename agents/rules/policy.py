@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agents.rules.checkout_policy import CheckoutPolicy
-    from agents.rules.dunning_policy import DunningPolicy
+    from agents.rules.checkout.policy import CheckoutPolicy
+    from agents.rules.dunning.policy import DunningPolicy
     from agents.rules.refunds import RefundPolicy
 
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent.parent / "policies" / "default.toml"
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "policies" / "default.toml"
 
 
 def load_policy_document(path: str | Path | None = None) -> dict[str, Any]:
@@ -47,8 +47,8 @@ def load_policy(path: str | Path | None = None) -> Policy:
 
 
 def _load_policy(path: str | Path | None = None) -> Policy:
-    from agents.rules.checkout_policy import CheckoutPolicy
-    from agents.rules.dunning_policy import DunningPolicy
+    from agents.rules.checkout.policy import CheckoutPolicy
+    from agents.rules.dunning.policy import DunningPolicy
     from agents.rules.refunds import RefundPolicy
 
     doc = load_policy_document(path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import EmbeddedBroker
+from pipeline.kafka.embedded import EmbeddedBroker
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pipeline.broker import free_port
-from pipeline.codec import Codec
 from pipeline.errors import DecodeError
-from pipeline.kafka_io import consume
-from pipeline.registry import LocalRegistry
+from pipeline.kafka.clients import consume
+from pipeline.kafka.embedded import free_port
+from pipeline.wire.codec import Codec
+from pipeline.wire.registry import LocalRegistry
 
 
 def journey_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:

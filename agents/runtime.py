@@ -1,0 +1,39 @@
+"""What a running worker shares between its agents: settings, codec, policy, metrics and the clock."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from agents.rules.journey import Context
+from agents.rules.policy import Policy, load_policy
+from pipeline.metrics import Metrics
+from pipeline.settings import Settings
+from pipeline.wire.codec import Codec
+from pipeline.wire.registry import registry_from_settings
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    codec: Codec
+    policy: Policy
+    metrics: Metrics
+
+    @property
+    def context(self) -> Context:
+        return Context(link_secret=self.settings.link_secret)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, metrics: Metrics | None = None) -> Runtime:
+        registry = registry_from_settings(settings.schema_registry_url, settings.data_dir)
+        return cls(
+            settings=settings,
+            codec=Codec(registry),
+            policy=load_policy(settings.policy_path),
+            metrics=metrics or Metrics(),
+        )

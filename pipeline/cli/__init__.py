@@ -1,0 +1,132 @@
+"""`journey`: the command line. Every command has --help.
+
+  journey demo       the main job: embedded broker, a worker, simulated traffic, a summary of what was decided and why
+  journey worker     run a worker (embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set or `journey broker` runs)
+  journey broker     run the embedded Tansu broker alone, for the other commands in other terminals
+  journey simulate   publish (or write with --out) realistic traffic for a few hundred customers
+  journey publish    publish JSON lines {"topic", "type", "value"} onto the live topics
+  journey tail       print decoded records of a topic as JSON lines
+  journey replay     run the rules over a JSON-lines event file without a broker; --compare another policy
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agents.rules.policy import PolicyError
+from pipeline.errors import JourneyError
+from pipeline.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="journey", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="run the whole pipeline on simulated traffic and summarise the decisions")
+    d.add_argument("--customers", type=int, default=300, help="simulated customers (default 300)")
+    d.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
+    d.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for every decision (default 240)")
+
+    sub.add_parser("worker", help="run a worker: consume the input topics and emit decisions")
+    sub.add_parser("broker", help="run the embedded Tansu broker until Ctrl-C")
+
+    s = sub.add_parser("simulate", help="publish simulated traffic (or write it as JSON lines with --out)")
+    s.add_argument("--customers", type=int, default=300)
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--days", type=int, default=30, help="days of history to simulate, ending a day ago")
+    s.add_argument("--out", type=Path, help="write JSON lines here instead of publishing")
+
+    pub = sub.add_parser("publish", help='publish a JSON-lines file of {"topic", "type", "value"} records')
+    pub.add_argument("file", type=Path, help="JSON-lines file, or - for standard input")
+    pub.add_argument("--skip-invalid", action="store_true", help="publish the valid lines even if some are invalid")
+
+    t = sub.add_parser("tail", help="print decoded records of a topic as JSON lines")
+    t.add_argument("topic")
+    t.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not the newest")
+    t.add_argument("--follow", action="store_true", help="keep waiting for new records")
+    t.add_argument("--max", type=int, default=0, help="stop after this many records")
+
+    r = sub.add_parser("replay", help="run the rules over an event file in event-time order, without a broker")
+    r.add_argument("events", type=Path, help='JSON-lines file of {"topic", "type", "value"} input events')
+    r.add_argument("--policy", type=Path, help="policy TOML (default: policies/default.toml)")
+    r.add_argument("--out", type=Path, help="write output records here (default: standard output)")
+    r.add_argument("--compare", type=Path, metavar="OTHER_POLICY", help="report decisions that change under it")
+    r.add_argument("--until", help="fire pending retries/reminders up to this ISO-8601 UTC time (default: all)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        return int(COMMANDS[args.command](settings, args) or 0)
+    except (JourneyError, PolicyError) as err:
+        print(f"journey {args.command}: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.worker.run import run_worker
+
+    return run_worker(settings)
+
+
+def _broker(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.worker.run import run_broker
+
+    return run_broker(settings)
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.demo import run_demo
+
+    return run_demo(settings, customers=args.customers, seed=args.seed, timeout_s=args.timeout)
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline import sim as simulation
+    from pipeline.cli.commands import publish_records
+    from pipeline.sim import simulation_start
+
+    labelled = simulation.generate(args.seed, args.customers, simulation_start(args.days), args.days)
+    if args.out:
+        with open(args.out, "w") as fh:
+            for line in simulation.to_jsonl(labelled):
+                fh.write(line + "\n")
+        print(f"wrote {len(labelled)} events to {args.out}", file=sys.stderr)
+        return 0
+    n = publish_records(settings, [x.event for x in labelled])
+    print(f"published {n} events", file=sys.stderr)
+    return 0
+
+
+def _publish(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.cli.commands import publish_file
+
+    return publish_file(settings, args.file, skip_invalid=args.skip_invalid)
+
+
+def _tail(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.cli.commands import tail
+
+    return asyncio.run(tail(settings, args.topic, args.from_beginning, args.follow, args.max))
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.cli.commands import run_replay
+
+    return run_replay(settings, args.events, args.policy, args.out, args.compare, args.until)
+
+
+COMMANDS = {
+    "demo": _demo, "worker": _worker, "broker": _broker, "simulate": _simulate,
+    "publish": _publish, "tail": _tail, "replay": _replay,
+}
+

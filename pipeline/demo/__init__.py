@@ -1,0 +1,207 @@
+"""`journey demo`: the whole pipeline on a real broker, end to end, with a summary people can read.
+
+Starts the embedded broker (or uses KAFKA_BOOTSTRAP_SERVERS), runs a real worker process (`journey worker`),
+publishes simulated traffic for a few hundred customers plus some broken and duplicated messages, waits until every
+payment attempt and refund request has its decision, stops everything and prints what was decided and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter, defaultdict
+from dataclasses import replace
+from typing import Any
+
+from pipeline import sim as simulation
+from pipeline.demo.summary import summarise
+from pipeline.errors import DecodeError
+from pipeline.kafka.clients import Outgoing, Publisher, consume, encode_all
+from pipeline.kafka.connect import connect
+from pipeline.kafka.embedded import free_port
+from pipeline.settings import Settings
+from pipeline.sim import simulation_start
+from pipeline.sim.pacing import days
+from pipeline.wire.codec import Codec
+from pipeline.wire.registry import registry_from_settings
+from pipeline.worker.run import prepare
+
+OUTPUTS = ("decisions", "refund-decisions", "dunning", "notifications", "recovery",
+           "payments-dlq", "orders-dlq", "refunds-dlq")
+
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_demo(settings: Settings, customers: int, seed: int, timeout_s: float) -> int:
+    data_dir = settings.data_dir / "demo"
+    shutil.rmtree(data_dir, ignore_errors=True)  # the embedded broker starts empty, so must the worker's tables
+    data_dir.mkdir(parents=True)
+    app_id = settings.app_id if settings.embedded else f"{settings.app_id}-demo-{int(time.time())}"
+    settings = replace(settings, data_dir=data_dir, app_id=app_id)
+    started = time.monotonic()
+    say(f"payment-journey demo: {customers} simulated customers, seed {seed}")
+    with connect(settings, start_embedded=True) as conn:
+        say(f"[1/5] broker on {conn.bootstrap} ({'embedded Tansu' if conn.tansu else 'Kafka'})")
+        prepare(conn, settings)
+        port = free_port()
+        worker = _start_worker(settings, conn.bootstrap, conn.tansu, port)
+        try:
+            return _drive(settings, conn.bootstrap, worker, port, customers, seed, timeout_s, started)
+        finally:
+            _stop(worker)
+
+
+def _start_worker(settings: Settings, bootstrap: str, tansu: bool, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "JOURNEY_TANSU": "1" if tansu else "0",
+           "JOURNEY_DATA_DIR": str(settings.data_dir), "JOURNEY_WEB_PORT": str(port), "JOURNEY_APP_ID": settings.app_id,
+           "JOURNEY_TIMER_CLOCK": "event",  # the demo replays past history: its timers follow event time
+           "JOURNEY_SESSION_TIMEOUT": "3" if tansu else str(settings.session_timeout_s)}  # Tansu joins: TANSU.md
+    log = open(settings.data_dir / "worker.log", "wb")  # noqa: SIM115 (closed by the child's exit)
+    say(f"[2/5] starting a worker (log: {settings.data_dir / 'worker.log'})")
+    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, stdout=log,  # noqa: S603
+                            stderr=subprocess.STDOUT)
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def _drive(settings: Settings, bootstrap: str, worker: subprocess.Popen[bytes], port: int, customers: int,
+           seed: int, timeout_s: float, started: float) -> int:
+    codec = Codec(registry_from_settings(settings.schema_registry_url, settings.data_dir))
+    labelled = simulation.generate(seed, customers, simulation_start(30), 30)
+    events = [x.event for x in labelled]
+    broken = _broken_messages(codec, events)
+    duplicates = list(encode_all(codec, events[:: max(1, len(events) // 25)]))
+    expected = {
+        "decisions": sum(type(e).__name__ == "PaymentAttempted" for e in events),
+        "refund-decisions": sum(type(e).__name__ == "RefundRequested" for e in events),
+        "dlq": len(broken),
+    }
+    say(f"[3/5] publishing 30 days of history: {len(events):,} events, then {len(duplicates)} duplicates and "
+        f"{len(broken)} broken messages")
+    outputs, dead = asyncio.run(_publish_and_collect(bootstrap, codec, events, [*duplicates, *broken], port,
+                                                     expected, worker, timeout_s))
+    metrics = _scrape(port)
+    say("[5/5] stopping the worker and the broker")
+    print(summarise(labelled, outputs, dead, expected, metrics, time.monotonic() - started))
+    complete = Counter(type(o).__name__ for o in outputs)
+    ok = (complete["PaymentDecision"] == expected["decisions"]
+          and complete["RefundDecision"] == expected["refund-decisions"] and len(dead) == expected["dlq"])
+    return 0 if ok else 1
+
+
+async def _publish_and_collect(bootstrap: str, codec: Codec, events: list[Any], extra: list[Outgoing], port: int,
+                               expected: dict[str, int], worker: subprocess.Popen[bytes],
+                               timeout_s: float) -> tuple[list[Any], list[tuple[str, dict[str, str]]]]:
+    """Publish the history day by day (pipeline/pacing.py), each processed before the next, while collecting."""
+    outputs: list[Any] = []
+    dead: list[tuple[str, dict[str, str]]] = []
+    counts: Counter[str] = Counter()
+    stop = asyncio.Event()
+
+    async def collect() -> None:
+        stream = consume(bootstrap, OUTPUTS, from_beginning=True, follow=True, heartbeat=True)
+        async with contextlib.aclosing(stream):
+            async for topic, _p, _o, _k, value, headers in stream:
+                if stop.is_set():
+                    return
+                if topic.endswith("-dlq"):
+                    dead.append((topic, {k: v.decode(errors="replace") for k, v in headers}))
+                elif topic != "__idle__":
+                    with contextlib.suppress(DecodeError):
+                        outputs.append(codec.decode(value or b""))
+                        counts[topic] += 1
+
+    collector = asyncio.create_task(collect())
+    deadline = time.monotonic() + timeout_s
+    show = _progress_line("      processed", len(events))
+    sent = 0
+    async with Publisher(bootstrap) as publisher:
+        for wave in days(events):
+            await publisher.send_all(encode_all(codec, wave))
+            sent += len(wave)
+            if not await _processed(port, sent, worker, deadline):
+                break
+            show(sent)
+            await asyncio.sleep(0.02)  # the wave's identity links reach the index
+        await publisher.send_all(extra)
+    say("[4/5] waiting for every decision and dead letter")
+    settled: float | None = None
+    while time.monotonic() < deadline and worker.poll() is None:
+        done = (counts["decisions"] >= expected["decisions"] and len(dead) >= expected["dlq"]
+                and counts["refund-decisions"] >= expected["refund-decisions"])
+        settled = settled or (time.monotonic() if done else None)
+        if settled and time.monotonic() - settled > 3:  # let timers fire the last reminders
+            break
+        await asyncio.sleep(0.2)
+    else:
+        say("      gave up waiting: " + ("the worker exited" if worker.poll() is not None else "timeout"))
+    stop.set()
+    await collector
+    return outputs, dead
+
+
+async def _processed(port: int, count: int, worker: subprocess.Popen[bytes], deadline: float) -> bool:
+    """Wait until the worker reports `count` input events processed (its own /metrics)."""
+    while time.monotonic() < deadline and worker.poll() is None:
+        done = await asyncio.to_thread(_scrape, port, 'journey_events_total{topic="')
+        if done.get("journey_events_total", 0) >= count:
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+def _broken_messages(codec: Codec, events: list[Any]) -> list[Outgoing]:
+    """Three messages no schema can read: garbage, an unknown schema id, a truncated body."""
+    good = codec.encode(events[0])
+    return [
+        Outgoing("payments", b"cust-broken-1", b"not avro at all"),
+        Outgoing("orders", b"cust-broken-2", b"\x00\x7f\xff\xff\xf0" + good[5:]),
+        Outgoing("refunds", b"cust-broken-3", good[:7]),
+    ]
+
+
+def _progress_line(label: str, total: int) -> Any:
+    last: list[float] = [0.0]
+
+    def show(done: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] > 1.0:
+            last[0] = now
+            bar = "#" * int(30 * done / max(total, 1))
+            say(f"{label} [{bar:<30}] {done:,}/{total:,}")
+
+    return show
+
+
+def _scrape(port: int, prefix: str = "journey_") -> dict[str, float]:
+    """Counters from the worker's own /metrics endpoint (input events exclude the timer's dunning-due)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:  # noqa: S310
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    totals: dict[str, float] = defaultdict(float)
+    for line in text.splitlines():
+        if line.startswith(prefix) and 'topic="dunning-due"' not in line:
+            name, _, value = line.rpartition(" ")
+            totals[name.split("{")[0]] += float(value)
+    return dict(totals)
+

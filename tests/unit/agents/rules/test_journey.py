@@ -1,0 +1,120 @@
+"""The journey step that the live worker and `journey replay` share: dedup, due timers, links, determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from typing import Any
+
+from agents.rules.events import DueAction, PaymentAttempted, PaymentFailed, PaymentSucceeded
+from agents.rules.journey import Context, CustomerState, handle
+from agents.rules.policy import load_policy
+from agents.rules.replay import compare, replay
+from pipeline.sim import SEED_STORIES, generate
+from pipeline.sim.pacing import days, waves
+
+POLICY = load_policy()
+CTX = Context(link_secret=b"test")
+T0 = 1_760_000_000_000
+HOUR = 3_600_000
+
+
+def attempt(at: int = T0) -> PaymentAttempted:
+    return PaymentAttempted(event_id="a1", customer_id="c1", occurred_at=at, payment_id="p1", order_id="o1",
+                            amount_minor=5_000, currency="EUR", method="card", initiator="customer",
+                            card_fingerprint="card-1", card_issuer="bank", card_country="GB", customer_country="GB",
+                            sca_applies=False, network="visa", device_id="d1")
+
+
+def failed(at: int) -> PaymentFailed:
+    return PaymentFailed(event_id="f1", customer_id="c1", occurred_at=at, payment_id="p1",
+                         decline_code="insufficient_funds", network="visa", network_response_code="51",
+                         initiator="customer", order_id="o1")
+
+
+def run(events: list[Any]) -> tuple[CustomerState | None, list[Any]]:
+    state, out = None, []
+    for e in events:
+        step = handle(state, e, {}, POLICY, CTX)
+        state = step.state
+        out += step.outputs
+    return state, out
+
+
+def test_an_event_seen_twice_is_processed_once() -> None:
+    state, out = run([attempt()])
+    again = handle(state, attempt(), {}, POLICY, CTX)
+    assert again.duplicate and again.outputs == () and again.state == state
+    assert [type(o).__name__ for o in out] == ["PaymentDecision"]
+
+
+def test_an_attempt_links_its_identifiers_for_the_index() -> None:
+    step = handle(None, attempt(), {}, POLICY, CTX)
+    assert {rec.identifier for rec in step.links} == {"device:d1", "card:card-1"}
+
+
+def test_a_due_retry_fires_before_a_later_event_and_a_stale_due_action_fires_nothing() -> None:
+    state, out = run([attempt(), failed(T0 + 1)])
+    scheduled = [o for o in out if type(o).__name__ == "DunningStep" and o.action == "retry_scheduled"]
+    assert scheduled and scheduled[0].due_at is not None
+    due_at = scheduled[0].due_at
+    later = PaymentSucceeded(event_id="s1", customer_id="c1", occurred_at=due_at + HOUR, payment_id="p1",
+                             authentication="none", order_id="o1")
+    step = handle(state, later, {}, POLICY, CTX)
+    kinds = [(type(o).__name__, getattr(o, "action", "")) for o in step.outputs]
+    assert kinds.index(("DunningStep", "retry_due")) < kinds.index(("PaymentRecovered", ""))
+    stale = DueAction(event_id="x", customer_id="c1", occurred_at=due_at, case_id=scheduled[0].case_id,
+                      action="retry", seq=1)
+    assert handle(step.state, stale, {}, POLICY, CTX).outputs == ()
+
+
+def test_replay_is_deterministic_and_decides_every_attempt_and_claim_once() -> None:
+    events = [x.event for x in generate(3, 40, T0, 30)]
+    first, second = list(replay(events, POLICY, CTX)), list(replay(list(reversed(events)), POLICY, CTX))
+    assert [r.event_id for r in first] == [r.event_id for r in second]
+    kinds = Counter(type(r).__name__ for r in first)
+    assert kinds["PaymentDecision"] == sum(isinstance(e, PaymentAttempted) for e in events)
+    assert kinds["RefundDecision"] == sum(type(e).__name__ == "RefundRequested" for e in events)
+    assert len({r.event_id for r in first}) == len(first)
+
+
+def test_compare_reports_the_decisions_another_policy_changes() -> None:
+    events = [x.event for x in generate(3, 40, T0, 30)]
+    base = list(replay(events, POLICY, CTX))
+    strict = dataclasses.replace(POLICY, version="strict", checkout=dataclasses.replace(
+        POLICY.checkout, challenge_from=19, decline_from=20))
+    total, changes = compare(base, list(replay(events, strict, CTX)))
+    assert total > 0 and changes and all(c.after != c.before for c in changes)
+    assert compare(base, base) == (total, [])
+
+
+def test_the_simulation_is_deterministic_and_holds_every_seed_story() -> None:
+    a, b = generate(9, 30, T0, 30), generate(9, 30, T0, 30)
+    assert [x.event for x in a] == [x.event for x in b]
+    assert [x.event for x in a] != [x.event for x in generate(10, 30, T0, 30)]
+    assert {x.story for x in a} >= set(SEED_STORIES)
+    assert [x.event.occurred_at for x in a] == sorted(x.event.occurred_at for x in a)
+    assert len({x.event.event_id for x in a}) == len(a)
+    assert 0 < sum(x.fraud for x in a) < len(a) / 4
+
+
+def test_simulated_personal_data_is_never_real() -> None:
+    for x in generate(9, 60, T0, 30):
+        e = x.event
+        for field in ("ip",):
+            ip = getattr(e, field, None)
+            assert ip is None or ip.startswith(("192.0.2.", "198.51.100.", "203.0.113."))
+        email = getattr(e, "claimant_email", None)
+        assert email is None or email.endswith("@example.test")
+
+
+def test_pacing_keeps_every_event_and_never_mixes_a_customers_topics_in_a_wave() -> None:
+    events = [x.event for x in generate(5, 20, T0, 30)]
+    cut = waves(events)
+    assert [e for w in cut for e in w] == events
+    for w in cut:
+        per: dict[str, set[str]] = {}
+        for e in w:
+            per.setdefault(e.customer_id, set()).add(e.TOPIC)
+        assert all(len(t) == 1 for t in per.values())
+    assert [e for d in days(events) for e in d] == events

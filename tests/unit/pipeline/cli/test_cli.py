@@ -1,0 +1,92 @@
+"""The CLI as a user types it (commands that need no broker)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMANDS = ("demo", "worker", "broker", "simulate", "publish", "tail", "replay")
+
+
+def journey(*args: str, cwd: Path | None = None, env_extra: dict[str, str] | None = None,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "JOURNEY_"))}
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True,
+                          env={**env, **(env_extra or {})}, cwd=cwd, input=stdin, timeout=120)
+
+
+def test_an_invalid_policy_file_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    events = tmp_path / "e.jsonl"
+    events.write_text("")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('version = "x"\n[checkout]\nbase_score = "lots"\n')
+    run = journey("replay", str(events), "--policy", str(bad))
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr and "bad.toml" in run.stderr
+
+
+def test_top_level_help_lists_every_command() -> None:
+    run = journey("--help")
+    assert run.returncode == 0
+    for cmd in COMMANDS:
+        assert cmd in run.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    run = journey(command, "--help")
+    assert run.returncode == 0, run.stderr
+    assert "usage: journey " + command in run.stdout
+
+
+def test_publish_without_a_broker_says_how_to_get_one(tmp_path: Path) -> None:
+    events = tmp_path / "e.jsonl"
+    events.write_text("")
+    run = journey("publish", str(events), env_extra={"JOURNEY_DATA_DIR": str(tmp_path)})
+    assert run.returncode == 2
+    assert "journey broker" in run.stderr and "KAFKA_BOOTSTRAP_SERVERS" in run.stderr
+
+
+def test_publish_reports_invalid_lines_by_number_and_publishes_nothing(tmp_path: Path) -> None:
+    events = tmp_path / "bad.jsonl"
+    events.write_text(
+        json.dumps({"topic": "devices", "type": "DeviceSeen", "value": {"event_id": "e1"}}) + "\n"
+        + "this is not json\n"
+    )
+    run = journey("publish", str(events), env_extra={"JOURNEY_DATA_DIR": str(tmp_path)})
+    assert run.returncode == 1
+    assert "line 1" in run.stderr and "line 2" in run.stderr
+    assert "nothing published" in run.stderr
+
+
+def test_simulate_writes_a_replayable_event_file(tmp_path: Path) -> None:
+    out = tmp_path / "sim.jsonl"
+    run = journey("simulate", "--customers", "12", "--seed", "3", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert lines and {"topic", "type", "value"} <= set(lines[0])
+    replayed = journey("replay", str(out), "--out", str(tmp_path / "out.jsonl"))
+    assert replayed.returncode == 0, replayed.stderr
+    outputs = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    attempts = sum(1 for x in lines if x["type"] == "PaymentAttempted")
+    assert sum(1 for x in outputs if x["type"] == "PaymentDecision") == attempts
+
+
+def test_replay_compare_reports_which_decisions_another_policy_changes(tmp_path: Path) -> None:
+    events = tmp_path / "sim.jsonl"
+    assert journey("simulate", "--customers", "15", "--seed", "4", "--out", str(events)).returncode == 0
+    default = Path(__file__).resolve().parents[4] / "policies" / "default.toml"
+    strict = tmp_path / "strict.toml"
+    strict.write_text(default.read_text().replace('version = "', 'version = "strict-', 1)
+                      .replace("challenge_from = 65", "challenge_from = 20", 1)
+                      .replace("decline_from = 75", "decline_from = 21", 1))
+    run = journey("replay", str(events), "--out", str(tmp_path / "out.jsonl"), "--compare", str(strict))
+    assert run.returncode == 0, run.stderr
+    assert "decisions change under" in run.stderr
+    first_line = next(line for line in run.stderr.splitlines() if "decisions change under" in line)
+    assert not first_line.startswith("0 of"), first_line

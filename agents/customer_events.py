@@ -1,141 +1,255 @@
-"""The customer agent's body: decode, deduplicate, run the pure journey step, emit, store.
+"""The customer agent's body: a batch of messages in, decisions out, state stored, in an order that loses nothing.
 
-Kept free of Faust so that the Faust agent (agents/__init__.py) stays a few lines and tests can drive it with plain
-dicts. Order matters for at-least-once delivery: outputs are sent before the new state is stored, so a worker that
-dies in between re-runs the event on restart and re-sends records with the same deterministic event ids (notifiers
-deduplicate on them) instead of storing a state whose messages were never sent.
+Kept free of Faust so that the Faust agent (agents/topology.py) stays a few lines and tests can drive it with plain
+dicts and a recording producer.
+
+**The at-least-once rule, in one place.** For every batch:
+
+1. each message is triaged (pipeline/wire/dead_letters.py): it decodes to an input event, or it is parked on its
+   dead-letter topic with the reason; nothing a message holds can raise out of here;
+2. each customer's state is read and decoded once, the pure step (`agents.rules.journey.handle`) runs for each of
+   their events in offset order, and every output record is encoded (a step or an encoding that fails parks the
+   input event with reason `step_failed`: that event changes no state and sends nothing);
+3. every output and dead letter of the batch is handed to the producer without waiting for each, then the batch
+   waits until the broker has acknowledged all of them (failed sends are retried, with the same bytes, until they
+   succeed: the partition waits rather than skip a decision);
+4. only then is each changed customer's state written, once per batch (one table write, one changelog record);
+5. Faust acks the batch's messages when this returns; offsets are committed after that, and Faust flushes the
+   producer (so the changelog records of step 4) before it commits.
+
+So the stored state is never ahead of the delivered outputs. A worker killed before 3 completes stores nothing and
+re-runs the batch when it comes back, re-sending records with the same deterministic ids (consumers deduplicate on
+them); killed between 3 and 4, the same; killed after 4 but before the commit, the redelivered events are found in the
+state's deduplication window and skipped, and their outputs had been delivered. Nothing is decided twice
+differently and nothing is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from agents.rules import dunning, journey
-from agents.rules.events import INPUT_TYPES, DueAction, InputEvent
-from agents.rules.identity import IdentityNode, apply_link
+from agents.rules.events import DueAction, InputEvent
+from agents.rules.identity import IdentityNode
+from agents.rules.journey import CustomerState
 from agents.runtime import Runtime
-from pipeline.errors import DecodeError, RegistryError
-from pipeline.topics import dlq_topic
+from pipeline.errors import RegistryError
+from pipeline.topics import INPUT_TOPICS
+from pipeline.wire import state_codec
+from pipeline.wire.dead_letters import DeadLetter, step_failed, triage
 
-Send = Callable[[str, bytes, bytes, Mapping[str, bytes] | None], Awaitable[None]]
-"""send(topic, key, value, headers)"""
+log = logging.getLogger(__name__)
 
-
-def dead_letter_headers(err: DecodeError, topic: str, partition: int, offset: int) -> dict[str, bytes]:
-    """Kafka Connect-style error headers, so any Kafka tool shows why a message was parked."""
-    return {
-        "error.reason": err.reason.encode(),
-        "error.message": str(err).encode()[:500],
-        "error.topic": topic.encode(),
-        "error.partition": str(partition).encode(),
-        "error.offset": str(offset).encode(),
-    }
+Headers = list[tuple[str, bytes]]
+Send = Callable[[str, bytes, bytes, Headers | None], Awaitable[Awaitable[Any]]]
+"""send(topic, key, value, headers) -> a future that resolves once the broker has the record (aiokafka's contract)."""
 
 
-async def decode_waiting_for_registry(rt: Runtime, value: bytes) -> Any:
-    """Decode; while the schema registry is unreachable, wait and retry rather than park good bytes or crash.
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One consumed message, as Faust hands it over."""
 
-    Holding the partition is the right trade: its later events for the same customers must not overtake this one.
-    """
-    delay = 0.5
-    while True:
-        try:
-            return rt.codec.decode(value)
-        except RegistryError:
-            rt.metrics.registry_waits.inc()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = field(default_factory=list)
+    source: Any = None  # the framework's own event object, for `Bind`
+
+
+Bind = Callable[[Incoming], None]
+"""Makes a message the one table writes belong to (Faust needs it: a table write goes to its source partition)."""
+
+
+def _no_bind(msg: Incoming) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Headers | None = None
+
+
+class Producer:
+    """Hands records to the Kafka producer without waiting for each, then waits for all of them to be delivered."""
+
+    def __init__(self, send: Send, on_retry: Callable[[int], None] | None = None, max_backoff_s: float = 5.0) -> None:
+        self._send, self._on_retry, self._max_backoff_s = send, on_retry, max_backoff_s
+
+    async def deliver(self, records: Sequence[Outgoing]) -> None:
+        """Return once the broker acknowledged every record; records whose send failed are sent again."""
+        pending, delay = list(records), 0.05
+        while pending:
+            futures: list[Awaitable[Any] | BaseException] = []
+            for r in pending:
+                try:
+                    futures.append(await self._send(r.topic, r.key, r.value, r.headers))
+                except Exception as err:  # noqa: BLE001 - a refused send is retried like a failed delivery
+                    futures.append(err)
+            results = await asyncio.gather(*(_settle(f) for f in futures))
+            failed = [r for r, err in zip(pending, results, strict=True) if err is not None]
+            if failed:
+                reasons = sorted({type(e).__name__ for e in results if e is not None})
+                log.warning("%d of %d records not delivered (%s); sending them again in %.2f s",
+                            len(failed), len(pending), ", ".join(reasons), delay)
+                if self._on_retry:
+                    self._on_retry(len(failed))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_backoff_s)
+            pending = failed
+
+
+async def _settle(future: Awaitable[Any] | BaseException) -> BaseException | None:
+    if isinstance(future, BaseException):
+        return future
+    try:
+        await future
+    except Exception as err:  # noqa: BLE001 - reported to the caller, which retries
+        return err
+    return None
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one batch has read and changed; states and identity nodes are decoded once per batch."""
+
+    states: dict[str, CustomerState | None] = field(default_factory=dict)
+    changed: dict[str, CustomerState] = field(default_factory=dict)
+    nodes: dict[str, IdentityNode | None] = field(default_factory=dict)
+    out: list[Outgoing] = field(default_factory=list)
+    counted: list[tuple[str, str]] = field(default_factory=list)  # (topic, type) of events processed
+    records: list[Any] = field(default_factory=list)  # outputs, for the metrics once delivered
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset after the batch, per tp
+    source: dict[str, Incoming] = field(default_factory=dict)  # customer -> their last message in the batch
 
 
 class CustomerEvents:
-    """Processes one message from an input topic (or dunning-due) for the customer it is keyed by."""
+    """Processes batches of messages from the input topics and dunning-due, keyed by customer id."""
 
     def __init__(
         self,
         rt: Runtime,
-        customers: MutableMapping[str, Any],
-        due_index: MutableMapping[str, Any],
-        identities: Mapping[str, Any],
-        send: Send,
+        customers: MutableMapping[str, bytes | None],
+        due_index: MutableMapping[str, bytes | None],
+        identities: Mapping[str, bytes | None],
+        producer: Producer,
+        bind: Bind = _no_bind,
     ) -> None:
-        self.rt, self.customers, self.due_index, self.identities, self.send = rt, customers, due_index, identities, send
+        self.rt, self.customers, self.due_index, self.identities = rt, customers, due_index, identities
+        self.producer, self.bind = producer, bind
         self.ctx = rt.context
-        self.watermark = 0  # latest event time processed: the timer's clock when replaying history
+        self.watermarks: dict[int, int] = {}  # partition -> latest event time processed: the replay timer's clock
+        self.processed: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset to process
 
-    async def process(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes) -> None:
+    async def process_batch(self, messages: Iterable[Incoming]) -> None:
         started = time.perf_counter()
-        m = self.rt.metrics
-        event: Any
-        try:
-            event = await decode_waiting_for_registry(self.rt, value)
-            if not isinstance(event, (*INPUT_TYPES, DueAction)) or getattr(event, "TOPIC", None) != topic:
-                raise DecodeError("wrong_topic", f"{type(event).__name__} does not belong on topic {topic}")
-        except DecodeError as err:
-            await self.send(dlq_topic(topic), key or b"", value, dead_letter_headers(err, topic, partition, offset))
-            m.dead_letters.labels(topic, err.reason).inc()
+        batch = _Batch()
+        for msg in messages:
+            await self._one(msg, batch)
+        await self.producer.deliver(batch.out)
+        for cid, state in batch.changed.items():  # after delivery: see the module docstring
+            self.bind(batch.source[cid])
+            self.customers[cid] = state_codec.dumps(state)
+            self._index_due(cid, dunning.next_due(state.dunning))
+        self.processed.update(batch.offsets)
+        self._count(batch, time.perf_counter() - started)
+
+    async def _one(self, msg: Incoming, batch: _Batch) -> None:
+        batch.offsets[(msg.topic, msg.partition)] = msg.offset + 1
+        found = await self._triage(msg)
+        if isinstance(found, DeadLetter):
+            self._park(found, batch)
             return
-        event = cast("InputEvent | DueAction", event)
+        event: InputEvent | DueAction = found
         cid = event.customer_id
-        self.watermark = max(self.watermark, event.occurred_at)
-        links = {i: self.identities.get(i) for i in journey.identifiers_needed(event)}
-        step = journey.handle(self.customers.get(cid), event, links, self.rt.policy, self.ctx)
-        if step.duplicate:
-            m.duplicates.labels(topic).inc()
+        if cid not in batch.states:
+            batch.states[cid] = self._load(cid)
+        links = {i: self._node(i, batch) for i in journey.identifiers_needed(event)}
+        try:
+            step = journey.handle(batch.states[cid], event, links, self.rt.policy, self.ctx)
+            if step.duplicate:
+                self.rt.metrics.duplicates.labels(msg.topic).inc()
+                return
+            key = cid.encode()
+            out = [Outgoing(r.TOPIC, key, self.rt.codec.encode(r)) for r in step.outputs]
+            out += [Outgoing(r.TOPIC, r.identifier.encode(), self.rt.codec.encode(r)) for r in step.links]
+        except Exception as err:  # noqa: BLE001 - a rule or encoding bug parks this event, never the partition
+            log.exception("step failed for an event on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+            self._park(step_failed(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers, err), batch)
             return
-        key_bytes = cid.encode()
-        for record in step.outputs:
-            await self.send(record.TOPIC, key_bytes, self.rt.codec.encode(record), None)
-            self._count(record)
-        for rec in step.links:
-            await self.send(rec.TOPIC, rec.identifier.encode(), self.rt.codec.encode(rec), None)
-        self.customers[cid] = step.state
-        self._index_due(cid, dunning.next_due(step.state.dunning))
-        m.events.labels(topic, type(event).__name__).inc()
-        m.processing.labels(topic).observe(time.perf_counter() - started)
+        batch.states[cid] = batch.changed[cid] = step.state
+        batch.source[cid] = msg
+        batch.out += out
+        batch.records += step.outputs
+        batch.counted.append((msg.topic, type(event).__name__))
+        if msg.topic in INPUT_TOPICS:
+            self.watermarks[msg.partition] = max(self.watermarks.get(msg.partition, 0), event.occurred_at)
+
+    async def _triage(self, msg: Incoming) -> InputEvent | DueAction | DeadLetter:
+        """Decode, or the dead letter to park; while the schema registry is unreachable, wait and try again.
+
+        Holding the partition is the right trade: its later events for the same customers must not overtake this one.
+        """
+        delay = 0.5
+        limits = self.rt.settings
+        while True:
+            try:
+                return triage(self.rt.codec, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers,
+                              max_value_bytes=limits.max_value_bytes, max_id_chars=limits.max_id_chars)
+            except RegistryError:
+                self.rt.metrics.registry_waits.inc()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _park(self, dl: DeadLetter, batch: _Batch) -> None:
+        batch.out.append(Outgoing(dl.topic, dl.key, dl.value, list(dl.headers.items())))
+        self.rt.metrics.dead_letters.labels(dl.source_topic, dl.reason).inc()
+
+    def _load(self, cid: str) -> CustomerState | None:
+        data = self.customers.get(cid)
+        return None if data is None else state_codec.loads(CustomerState, data)
+
+    def _node(self, ident: str, batch: _Batch) -> IdentityNode | None:
+        if ident not in batch.nodes:
+            data = self.identities.get(ident)
+            batch.nodes[ident] = None if data is None else state_codec.loads(IdentityNode, data)
+        return batch.nodes[ident]
 
     def _index_due(self, cid: str, next_due: int | None) -> None:
+        known = self.due_index.get(cid)
         if next_due is None:
-            if self.due_index.get(cid) is not None:
+            if known is not None:
                 self.due_index[cid] = None
-        elif self.due_index.get(cid) != next_due:
-            self.due_index[cid] = next_due
+        elif known != str(next_due).encode():
+            self.due_index[cid] = str(next_due).encode()
 
-    def _count(self, record: Any) -> None:
+    def _count(self, batch: _Batch, seconds: float) -> None:
         m = self.rt.metrics
-        name = type(record).__name__
-        if name == "PaymentDecision":
-            m.decisions.labels(record.outcome, record.sca_strategy).inc()
-        elif name == "DunningStep":
-            m.dunning_steps.labels(record.action, record.decline_class, record.variant).inc()
-            if record.action == "case_opened":
-                m.cases_opened.labels(record.decline_class, record.variant).inc()
-        elif name == "PaymentRecovered":
-            m.recoveries.labels(record.decline_class, record.variant, record.recovered_by).inc()
-        elif name == "RefundDecision":
-            m.refund_decisions.labels(record.outcome).inc()
-        elif name == "Notification":
-            m.notifications.labels(record.channel).inc()
-
-
-class IdentityIndex:
-    """Folds IdentityLinked records (keyed by identifier) into the identity index table."""
-
-    def __init__(self, rt: Runtime, identities: MutableMapping[str, Any], send: Send) -> None:
-        self.rt, self.identities, self.send = rt, identities, send
-
-    async def process(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes) -> None:
-        try:
-            rec = await decode_waiting_for_registry(self.rt, value)
-            if type(rec).__name__ != "IdentityLinked":
-                raise DecodeError("wrong_topic", f"{type(rec).__name__} does not belong on topic {topic}")
-        except DecodeError as err:
-            await self.send(dlq_topic(topic), key or b"", value, dead_letter_headers(err, topic, partition, offset))
-            self.rt.metrics.dead_letters.labels(topic, err.reason).inc()
-            return
-        node: IdentityNode | None = self.identities.get(rec.identifier)
-        updated = apply_link(node, rec)
-        if updated != node:
-            self.identities[rec.identifier] = updated
+        for topic, kind in batch.counted:
+            m.events.labels(topic, kind).inc()
+        if batch.counted:
+            m.batch_seconds.observe(seconds)
+            m.batch_events.observe(len(batch.counted))
+        for record in batch.records:
+            name = type(record).__name__
+            if name == "PaymentDecision":
+                m.decisions.labels(record.outcome, record.sca_strategy).inc()
+            elif name == "DunningStep":
+                m.dunning_steps.labels(record.action, record.decline_class, record.variant).inc()
+                if record.action == "case_opened":
+                    m.cases_opened.labels(record.decline_class, record.variant).inc()
+            elif name == "PaymentRecovered":
+                m.recoveries.labels(record.decline_class, record.variant, record.recovered_by).inc()
+            elif name == "RefundDecision":
+                m.refund_decisions.labels(record.outcome).inc()
+            elif name == "Notification":
+                m.notifications.labels(record.channel).inc()

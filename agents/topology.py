@@ -4,83 +4,107 @@
   notifications, recovery, refund-decisions, identity-links. One table, `customer-state`, holds each customer's picture.
 - index_identities: identity-links, keyed by identifier -> the `identity-index` global table read by the first agent.
 - publish_due: a timer that publishes due retries/reminders onto dunning-due (tables cannot be written from a timer).
+
+Both agents take their stream in batches (`take_events`, JOURNEY_BATCH_MAX / JOURNEY_BATCH_LINGER_MS) and hand them to
+the Faust-free bodies in agents/. Table values are the bytes of pipeline/wire/state_codec.py, encoded once by the
+body (the tables' serializer is `raw`), so a write is encoded once for RocksDB and its changelog alike.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from types import SimpleNamespace
+import weakref
 from typing import TYPE_CHECKING, Any
 
-from agents.rules import dunning
+from aiokafka.partitioner import DefaultPartitioner
+
+from agents.customer_events import CustomerEvents, Headers, Incoming, Producer
+from agents.due_timer import TP, CatchUp, DueTimer
+from agents.identity_index import IdentityIndex
+from pipeline.topics import INPUT_TOPICS
 
 if TYPE_CHECKING:
     import faust
 
     from agents.runtime import Runtime
 
-def stored_as(codec: str) -> type:
-    """A value type for a Faust table whose values are encoded by the named codec (see pipeline/app.py).
-
-    Faust reads a table's serializer from `value_type._options.serializer` and rebuilds values with
-    `value_type.from_data`; the codec already returns the finished value, so from_data passes it through.
-    """
-
-    def from_data(cls: type, data: Any, preferred_type: Any = None) -> Any:
-        return data
-
-    return type(f"StoredAs_{codec}", (), {"_options": SimpleNamespace(serializer=codec),
-                                         "from_data": classmethod(from_data)})
+CUSTOMER_INPUTS = (*INPUT_TOPICS, "dunning-due")
 
 
-INPUTS = ("payments", "devices", "orders", "refunds", "customers", "dunning-due")
-REPUBLISH_AFTER_MS = 30_000
+def incoming(event: Any) -> Incoming:
+    m = event.message
+    headers = list(m.headers.items()) if isinstance(m.headers, dict) else list(m.headers or ())
+    return Incoming(m.topic, m.partition, m.offset, m.key, m.value, headers, source=event)
+
+
+def bind(msg: Incoming) -> None:
+    """Faust routes a table write to the partition of the stream's current event; a batch sets it per write."""
+    from faust.streams import _current_event
+
+    _current_event.set(weakref.ref(msg.source))
 
 
 def register_agents(app: faust.App, rt: Runtime) -> None:
-    from agents.customer_events import CustomerEvents, IdentityIndex
-    from pipeline.topics import ALL_TOPICS
+    s = rt.settings
+    raw: dict[str, Any] = {"key_type": str, "value_type": bytes, "default": None}  # the app's serializer is raw
+    customers = app.Table("customer-state", **raw)
+    due_index = app.Table("due-index", **raw)  # customer id -> their next due time, as decimal ASCII
+    identities = app.GlobalTable("identity-index", **raw)
 
-    topics = {name: app.topic(name) for name in ALL_TOPICS}
-    customers = app.Table("customer-state", default=None, key_type=str, value_type=stored_as("customer_state"))
-    due_index = app.Table("due-index", default=None, key_type=str, value_type=stored_as("json"))
-    identities = app.GlobalTable("identity-index", default=None, key_type=str, value_type=stored_as("identity_node"))
+    async def send(topic: str, key: bytes, value: bytes, headers: Headers | None) -> Any:
+        return await app.producer.send(topic, key, value, None, None, headers)
 
-    async def send(topic: str, key: bytes, value: bytes, headers: Mapping[str, bytes] | None) -> None:
-        await topics[topic].send(key=key, value=value, headers=dict(headers) if headers else None)
+    producer = Producer(send, on_retry=rt.metrics.send_retries.inc)
+    customer_events = CustomerEvents(rt, customers, due_index, identities, producer, bind)
+    identity_index = IdentityIndex(rt, identities, producer, bind)
 
-    customer_events = CustomerEvents(rt, customers, due_index, identities, send)
-    identity_index = IdentityIndex(rt, identities, send)
-
-    @app.agent(app.topic(*INPUTS), name="process_customer_events", concurrency=1)
+    @app.agent(app.topic(*CUSTOMER_INPUTS), name="process_customer_events", concurrency=1)
     async def process_customer_events(stream: Any) -> None:
-        async for event in stream.events():
-            msg = event.message
-            await customer_events.process(msg.topic, msg.partition, msg.offset, msg.key, event.value)
+        async for events in stream.take_events(s.batch_max, s.batch_linger_s):
+            await customer_events.process_batch([incoming(e) for e in events])
 
-    @app.agent(topics["identity-links"], name="index_identities", concurrency=1)
+    @app.agent(app.topic("identity-links"), name="index_identities", concurrency=1)
     async def index_identities(stream: Any) -> None:
-        async for event in stream.events():
-            msg = event.message
-            await identity_index.process(msg.topic, msg.partition, msg.offset, msg.key, event.value)
+        async for events in stream.take_events(s.batch_max, s.batch_linger_s):
+            await identity_index.process_batch([incoming(e) for e in events])
 
-    published: dict[str, int] = {}
+    partitioner = DefaultPartitioner()
+    all_partitions = list(range(s.partitions))
 
-    @app.timer(rt.settings.timer_interval_s, name="publish_due")
+    def partition_of(cid: str) -> int:
+        """The producers' murmur2 partition of a customer: the partition all of their topics put them on."""
+        return int(partitioner(cid.encode(), all_partitions, all_partitions))
+
+    def highwater(tp: TP) -> int | None:
+        try:
+            end = app.consumer.highwater(_tp(tp))
+        except Exception:  # noqa: BLE001 - consumer not started or partition not assigned: not caught up
+            return None
+        return None if end is None else int(end)
+
+    async def start(tp: TP) -> int:
+        thread: Any = getattr(app.consumer, "_thread")  # noqa: B009 - aiokafka's committed() runs on Faust's thread
+        consumer = thread._ensure_consumer()  # noqa: SLF001
+        committed = await thread.call_thread(consumer.committed, _tp(tp))
+        if committed is not None:
+            return int(committed)
+        earliest = await app.consumer.earliest_offsets(_tp(tp))
+        return int(next(iter(earliest.values()), 0) or 0)
+
+    catch_up = CatchUp(highwater=highwater, start=start, processed=customer_events.processed)
+    timer = DueTimer(rt, customer_events, due_index, producer, catch_up, partition_of)
+    assigned: list[frozenset[Any]] = [frozenset()]
+
+    @app.timer(s.timer_interval_s, name="publish_due")
     async def publish_due() -> None:
-        wall = time.time_ns() // 1_000_000
-        now = wall if rt.settings.timer_clock == "wall" else customer_events.watermark
-        for cid, due_at in list(due_index.items()):
-            if due_at is None or due_at > now:
-                continue
-            state = customers.get(cid)
-            for due in dunning.due_actions(state.dunning, cid, now) if state else ():
-                if wall - published.get(due.event_id, -REPUBLISH_AFTER_MS) < REPUBLISH_AFTER_MS:
-                    continue
-                published[due.event_id] = wall
-                await send("dunning-due", cid.encode(), rt.codec.encode(due), None)
-                rt.metrics.due_published.inc()
-        for event_id, at in list(published.items()):
-            if wall - at > REPUBLISH_AFTER_MS:
-                del published[event_id]
+        now_assigned = frozenset(app.consumer.assignment())
+        if now_assigned != assigned[0]:
+            assigned[0] = now_assigned
+            catch_up.reset()
+        await timer.tick(time.time_ns() // 1_000_000)
+
+
+def _tp(tp: TP) -> Any:
+    from faust.types import TP as FaustTP
+
+    return FaustTP(tp[0], tp[1])

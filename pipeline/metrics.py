@@ -23,10 +23,6 @@ class Metrics:
         self.dead_letters = Counter("journey_dead_letters", "Messages dead-lettered", ["topic", "reason"], registry=r)
         # Checkout decisions emitted.
         self.decisions = Counter("journey_decisions", "Checkout decisions", ["outcome", "sca_strategy"], registry=r)
-        # Wall time from taking a message off the stream to its outputs being sent.
-        self.processing = Histogram(
-            "journey_processing_seconds", "Per-event processing time", ["topic"], buckets=_LATENCY_BUCKETS, registry=r
-        )
         # Dunning cases opened by a first failure.
         self.cases_opened = Counter(
             "journey_dunning_cases_opened", "Dunning cases opened", ["decline_class", "variant"], registry=r
@@ -47,3 +43,16 @@ class Metrics:
         self.registry_waits = Counter("journey_registry_waits", "Waits for an unreachable schema registry", registry=r)
         # Due retries/reminders published by the timer (each fires at most once in the customer agent).
         self.due_published = Counter("journey_due_published", "Due actions published by the timer", registry=r)
+        # Timer ticks that held a partition's due actions back because the worker had not caught up on it yet.
+        self.due_held = Counter("journey_due_held", "Partitions whose due actions waited for catch-up", registry=r)
+        # Wall time of one agent batch: decode, steps, delivery of every output, state writes.
+        self.batch_seconds = Histogram(
+            "journey_batch_seconds", "Per-batch processing time", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        # Events per batch taken by the customer agent.
+        self.batch_events = Histogram(
+            "journey_batch_events", "Events per batch", buckets=(1, 5, 10, 50, 100, 250, 500, 1000), registry=r
+        )
+        # Records whose delivery failed and was retried (the partition waits; nothing is skipped).
+        self.send_retries = Counter("journey_send_retries", "Output records sent again after a failed delivery",
+                                    registry=r)

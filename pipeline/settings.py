@@ -42,10 +42,25 @@ class Settings:
     log_level: str = "WARNING"  # JOURNEY_LOG_LEVEL
     tansu: bool = False  # JOURNEY_TANSU: the broker at bootstrap_servers is Tansu (enables its workarounds)
     link_secret: bytes = field(default=b"dev-only-link-secret", repr=False)  # JOURNEY_LINK_SECRET
+    batch_max: int = 500  # JOURNEY_BATCH_MAX: most messages an agent takes at once
+    batch_linger_s: float = 0.005  # JOURNEY_BATCH_LINGER_MS: how long an agent waits to fill a batch
+    # JOURNEY_FETCH_WAIT_MS: the consumers' fetch long-poll. None: 10 ms on Tansu, which answers a waiting fetch only
+    # when the wait runs out (shared/TANSU.md), Faust's 1500 ms elsewhere (Kafka answers as soon as data arrives)
+    fetch_wait_ms: int | None = None
+    producer_buffer: int = 20_000  # JOURNEY_PRODUCER_BUFFER: Faust's send-soon buffer (changelog writes of a batch)
+    producer_linger_ms: int = 5  # JOURNEY_PRODUCER_LINGER_MS
+    max_value_bytes: int = 256 * 1024  # JOURNEY_MAX_VALUE_BYTES: larger input values are dead-lettered undecoded
+    max_id_chars: int = 128  # JOURNEY_MAX_ID_CHARS: longer identifiers are dead-lettered before any output
 
     @property
     def embedded(self) -> bool:
         return not self.bootstrap_servers
+
+    def fetch_wait_for(self, tansu: bool) -> int:
+        """The consumer fetch wait to use against this broker (see fetch_wait_ms)."""
+        if self.fetch_wait_ms is not None:
+            return self.fetch_wait_ms
+        return 10 if tansu else 1500
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -69,4 +84,11 @@ class Settings:
             log_level=e.get("JOURNEY_LOG_LEVEL", d.log_level).upper(),
             tansu=_bool(e.get("JOURNEY_TANSU", "false")),
             link_secret=e.get("JOURNEY_LINK_SECRET", "").encode() or d.link_secret,
+            batch_max=int(e.get("JOURNEY_BATCH_MAX", d.batch_max)),
+            batch_linger_s=float(e.get("JOURNEY_BATCH_LINGER_MS", d.batch_linger_s * 1000)) / 1000,
+            fetch_wait_ms=int(e["JOURNEY_FETCH_WAIT_MS"]) if e.get("JOURNEY_FETCH_WAIT_MS") else None,
+            producer_buffer=int(e.get("JOURNEY_PRODUCER_BUFFER", d.producer_buffer)),
+            producer_linger_ms=int(e.get("JOURNEY_PRODUCER_LINGER_MS", d.producer_linger_ms)),
+            max_value_bytes=int(e.get("JOURNEY_MAX_VALUE_BYTES", d.max_value_bytes)),
+            max_id_chars=int(e.get("JOURNEY_MAX_ID_CHARS", d.max_id_chars)),
         )

@@ -6,32 +6,10 @@ import logging
 from typing import Any
 
 import faust
-from faust.serializers import codecs
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agents.rules.identity import IdentityNode
-from agents.rules.journey import CustomerState
 from agents.runtime import Runtime
 from agents.topology import register_agents
-from pipeline.wire import state_codec
-
-
-class _StateCodec(codecs.Codec):
-    """Faust codec for one state dataclass: typed JSON via pipeline.wire.state_codec (no pickle)."""
-
-    def __init__(self, cls: type, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._cls = cls
-
-    def _dumps(self, obj: Any) -> bytes:
-        return state_codec.dumps(obj)
-
-    def _loads(self, s: bytes) -> Any:
-        return state_codec.loads(self._cls, s)
-
-
-codecs.register("customer_state", _StateCodec(CustomerState))
-codecs.register("identity_node", _StateCodec(IdentityNode))
 
 
 def quiet_libraries(level: str) -> None:
@@ -62,10 +40,14 @@ def build_app(rt: Runtime, bootstrap: str) -> faust.App:
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,
         table_standby_replicas=0,
-        producer_linger_ms=5,
+        producer_linger_ms=s.producer_linger_ms,
     )
     quiet_libraries(s.log_level)
     register_agents(app, rt)
+
+    # Faust's send-soon buffer (table changelog writes) holds 100 records by default and warns "producer buffer full"
+    # when a batch writes more; a batch writes up to one record per customer.
+    app.producer.buffer.max_messages = s.producer_buffer
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

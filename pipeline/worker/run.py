@@ -21,16 +21,22 @@ def prepare(conn: Connection, settings: Settings) -> None:
         from pipeline.kafka.tansu_fix import install_end_offsets_fix
 
         install_end_offsets_fix(conn.bootstrap)
+    from pipeline.kafka.fetch_wait import install_fetch_wait
+
+    install_fetch_wait(settings.fetch_wait_for(conn.tansu))
 
 
 def run_worker(settings: Settings) -> int:
     import faust
+    import uvloop
 
     from agents.runtime import Runtime
     from pipeline.worker.app import build_app, quiet_libraries
 
     with connect(settings, start_embedded=True) as conn:
         prepare(conn, settings)
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # the worker's loop; prepare() ran on its own
+        asyncio.set_event_loop(asyncio.new_event_loop())
         app = build_app(Runtime.from_settings(settings), conn.bootstrap)
         print(f"worker {settings.app_id} on {conn.bootstrap} (store {settings.store})", file=sys.stderr, flush=True)
         worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)

@@ -1,14 +1,17 @@
-"""The customer agent's body without Kafka: plain dicts for tables, a recording send, the real codec and rules."""
+"""The customer agent's body without Kafka: plain dicts for tables, a recording producer, the real codec and rules."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agents.customer_events import CustomerEvents
+from agents.customer_events import CustomerEvents, Incoming, Producer
+from agents.rules import journey
 from agents.rules.events import DeviceSeen, PaymentAttempted
 from agents.runtime import Runtime
 from pipeline.errors import RegistryError
@@ -19,11 +22,22 @@ from pipeline.wire.registry import LocalRegistry
 
 
 class Sent:
-    def __init__(self) -> None:
-        self.records: list[tuple[str, bytes, bytes, Mapping[str, bytes] | None]] = []
+    """A producer's send: records what the broker acknowledged; the first `failures` deliveries fail."""
 
-    async def __call__(self, topic: str, key: bytes, value: bytes, headers: Mapping[str, bytes] | None) -> None:
-        self.records.append((topic, key, value, headers))
+    def __init__(self, failures: int = 0) -> None:
+        self.records: list[tuple[str, bytes, bytes, Mapping[str, bytes] | None]] = []
+        self.failures = failures
+        self.on_delivery: list[Any] = []  # what the tables held when each record was acknowledged
+
+    async def __call__(self, topic: str, key: bytes, value: bytes, headers: Any) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.failures:
+            self.failures -= 1
+            done.set_exception(ConnectionError("broker went away (test)"))
+        else:
+            self.records.append((topic, key, value, dict(headers) if headers else None))
+            done.set_result(None)
+        return done
 
     def topics(self) -> list[str]:
         return [t for t, *_ in self.records]
@@ -53,6 +67,14 @@ def runtime(tmp_path: Path, registry: Any = None) -> Runtime:
     return rt
 
 
+def agent(rt: Runtime, sent: Sent, customers: dict[str, Any] | None = None) -> CustomerEvents:
+    return CustomerEvents(rt, {} if customers is None else customers, {}, {}, Producer(sent, max_backoff_s=0))
+
+
+async def one(ce: CustomerEvents, topic: str, partition: int, offset: int, key: bytes, value: bytes) -> None:
+    await ce.process_batch([Incoming(topic, partition, offset, key, value)])
+
+
 def attempt() -> PaymentAttempted:
     return PaymentAttempted(event_id="a1", customer_id="c1", occurred_at=1_760_000_000_000, payment_id="p1",
                             order_id="o1", amount_minor=5_000, currency="EUR", method="card", initiator="customer",
@@ -61,22 +83,22 @@ def attempt() -> PaymentAttempted:
 
 async def test_an_attempt_yields_one_decision_and_is_stored_and_a_repeat_changes_nothing(tmp_path: Path) -> None:
     rt, sent, customers = runtime(tmp_path), Sent(), {}
-    agent = CustomerEvents(rt, customers, {}, {}, sent)
+    ce = agent(rt, sent, customers)
     data = rt.codec.encode(attempt())
-    await agent.process("payments", 0, 0, b"c1", data)
+    await one(ce, "payments", 0, 0, b"c1", data)
     assert sent.topics().count("decisions") == 1 and "identity-links" in sent.topics()
     stored = customers["c1"]
-    await agent.process("payments", 0, 1, b"c1", data)
+    await one(ce, "payments", 0, 1, b"c1", data)
     assert sent.topics().count("decisions") == 1 and customers["c1"] == stored
 
 
 async def test_undecodable_bytes_and_records_on_the_wrong_topic_go_to_the_dead_letter_topic(tmp_path: Path) -> None:
     rt, sent = runtime(tmp_path), Sent()
-    agent = CustomerEvents(rt, {}, {}, {}, sent)
-    await agent.process("payments", 2, 41, b"k", b"garbage!")
+    ce = agent(rt, sent)
+    await one(ce, "payments", 2, 41, b"k", b"garbage!")
     device = DeviceSeen(event_id="d", customer_id="c1", occurred_at=1, device_id="x", ip="192.0.2.1",
                         ip_country="NL", user_agent="u")
-    await agent.process("payments", 2, 42, b"k", rt.codec.encode(device))
+    await one(ce, "payments", 2, 42, b"k", rt.codec.encode(device))
     assert sent.topics() == ["payments-dlq", "payments-dlq"]
     headers = [dict(h or {}) for *_, h in sent.records]
     assert headers[0]["error.reason"] == b"bad_magic" and headers[0]["error.offset"] == b"41"
@@ -97,6 +119,66 @@ async def test_an_unreachable_registry_is_waited_for_not_dead_lettered(tmp_path:
         waits.append(delay)
 
     monkeypatch.setattr("agents.customer_events.asyncio.sleep", no_sleep)
-    await CustomerEvents(rt, {}, {}, {}, sent).process("payments", 0, 0, b"c1", data)
+    await one(agent(rt, sent), "payments", 0, 0, b"c1", data)
     assert waits == [0.5, 1.0]
     assert "decisions" in sent.topics() and not any(t.endswith("-dlq") for t in sent.topics())
+
+
+async def test_state_is_stored_only_after_every_output_was_delivered(tmp_path: Path) -> None:
+    rt, sent, customers = runtime(tmp_path), Sent(failures=3), {}
+
+    class Watching(dict[str, Any]):
+        def __setitem__(self, key: str, value: Any) -> None:
+            assert sent.records and sent.failures == 0, "a state was stored before its outputs were delivered"
+            assert "decisions" in [t for t, *_ in sent.records]
+            super().__setitem__(key, value)
+
+    watched = Watching(customers)
+    ce = CustomerEvents(rt, watched, {}, {}, Producer(sent, max_backoff_s=0))
+    await one(ce, "payments", 0, 0, b"c1", rt.codec.encode(attempt()))
+    assert "c1" in watched and sent.topics().count("decisions") == 1
+
+
+async def test_a_batch_reads_each_state_once_and_writes_each_changed_customer_once(tmp_path: Path) -> None:
+    rt, sent = runtime(tmp_path), Sent()
+    reads: list[str] = []
+    writes: list[str] = []
+
+    class Counting(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            reads.append(key)
+            return super().get(key, default)
+
+        def __setitem__(self, key: str, value: Any) -> None:
+            writes.append(key)
+            super().__setitem__(key, value)
+
+    ce = CustomerEvents(rt, Counting(), {}, {}, Producer(sent, max_backoff_s=0))
+    first = attempt()
+    events = [replace(first, event_id=f"a{n}", payment_id=f"p{n}", occurred_at=first.occurred_at + n * 60_000)
+              for n in range(5)]
+    await ce.process_batch([Incoming("payments", 0, n, b"c1", rt.codec.encode(e)) for n, e in enumerate(events)])
+    assert reads == ["c1"] and writes == ["c1"]
+    assert sent.topics().count("decisions") == 5
+    assert ce.processed == {("payments", 0): 5}
+
+
+async def test_a_rule_that_raises_parks_its_event_and_the_batch_goes_on(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    rt, sent, customers = runtime(tmp_path), Sent(), {}
+    real = journey.handle
+
+    def handle(state: Any, event: Any, *args: Any) -> Any:
+        if event.event_id == "bad":
+            raise ZeroDivisionError("a bug in a rule (test)")
+        return real(state, event, *args)
+
+    monkeypatch.setattr("agents.customer_events.journey.handle", handle)
+    ce = agent(rt, sent, customers)
+    bad, good = replace(attempt(), event_id="bad", payment_id="pb"), replace(attempt(), event_id="good")
+    await ce.process_batch([Incoming("payments", 0, 0, b"c1", rt.codec.encode(bad)),
+                            Incoming("payments", 0, 1, b"c1", rt.codec.encode(good))])
+    assert sent.topics().count("payments-dlq") == 1 and sent.topics().count("decisions") == 1
+    parked = next(h for t, _, _, h in sent.records if t == "payments-dlq")
+    assert parked is not None and parked["error.reason"] == b"step_failed"
+    assert parked["error.message"] == b"ZeroDivisionError"

@@ -1,0 +1,52 @@
+"""The identity index agent's body: IdentityLinked records in, the `identity-index` global table updated.
+
+Batches like the customer agent (agents/customer_events.py): each node is decoded once per batch, every link of the
+batch is folded in, and each changed node is written once. Dead letters are delivered before any node is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableMapping
+
+from agents.customer_events import Bind, Incoming, Outgoing, Producer, _no_bind
+from agents.rules.events import IdentityLinked
+from agents.rules.identity import IdentityNode, apply_link
+from agents.runtime import Runtime
+from pipeline.wire import state_codec
+from pipeline.wire.dead_letters import DeadLetter, triage
+
+
+class IdentityIndex:
+    """Folds IdentityLinked records (keyed by identifier) into the identity index table."""
+
+    def __init__(self, rt: Runtime, identities: MutableMapping[str, bytes | None], producer: Producer,
+                 bind: Bind = _no_bind) -> None:
+        self.rt, self.identities, self.producer, self.bind = rt, identities, producer, bind
+
+    async def process_batch(self, messages: Iterable[Incoming]) -> None:
+        nodes: dict[str, IdentityNode | None] = {}
+        changed: dict[str, IdentityNode] = {}
+        source: dict[str, Incoming] = {}
+        parked: list[Outgoing] = []
+        s = self.rt.settings
+        for msg in messages:
+            found = triage(self.rt.codec, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers,
+                           max_value_bytes=s.max_value_bytes, max_id_chars=s.max_id_chars)
+            if isinstance(found, DeadLetter):
+                parked.append(Outgoing(found.topic, found.key, found.value, list(found.headers.items())))
+                self.rt.metrics.dead_letters.labels(found.source_topic, found.reason).inc()
+                continue
+            if not isinstance(found, IdentityLinked):  # triage already parks records of other topics
+                continue
+            ident = found.identifier
+            if ident not in nodes:
+                data = self.identities.get(ident)
+                nodes[ident] = None if data is None else state_codec.loads(IdentityNode, data)
+            updated = apply_link(nodes[ident], found)
+            if updated != nodes[ident]:
+                nodes[ident] = changed[ident] = updated
+                source[ident] = msg
+        await self.producer.deliver(parked)
+        for ident, node in changed.items():
+            self.bind(source[ident])
+            self.identities[ident] = state_codec.dumps(node)

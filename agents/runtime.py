@@ -6,8 +6,9 @@ import time
 from dataclasses import dataclass
 
 from agents.rules.journey import Context
-from agents.rules.policy import Policy, load_policy
+from agents.rules.policy import Policy
 from pipeline.metrics import Metrics
+from pipeline.policies import load_policy
 from pipeline.settings import Settings
 from pipeline.wire.codec import Codec
 from pipeline.wire.registry import registry_from_settings
@@ -34,6 +35,6 @@ class Runtime:
         return cls(
             settings=settings,
             codec=Codec(registry),
-            policy=load_policy(settings.policy_path),
+            policy=load_policy(settings.policy_path, settings.declines_path),
             metrics=metrics or Metrics(),
         )

@@ -21,10 +21,10 @@ from typing import Any
 
 from agents.rules.events import PaymentAttempted, RefundRequested
 from agents.rules.journey import Context
-from agents.rules.policy import load_policy
 from agents.rules.refunds import baseline_refund
 from agents.rules.replay import replay
 from pipeline.demo.tables import table
+from pipeline.policies import load_policy
 from pipeline.sim import Labelled, generate, label_index
 
 START = 1_760_000_000_000

@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.policies import DEFAULT_DECLINES_PATH, DEFAULT_POLICY_PATH
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS_DIR = ROOT / "schemas"
-DEFAULT_POLICY_PATH = ROOT / "policies" / "default.toml"
 
 
 def _bool(value: str) -> bool:
@@ -30,6 +31,7 @@ class Settings:
     partitions: int = 4  # JOURNEY_PARTITIONS: every topic, so streams and tables are co-partitioned
     store: str = "rocksdb://"  # JOURNEY_STORE: rocksdb:// for workers, memory:// for tests
     policy_path: Path = DEFAULT_POLICY_PATH  # JOURNEY_POLICY
+    declines_path: Path = DEFAULT_DECLINES_PATH  # JOURNEY_DECLINES: the decline-code knowledge base
     schemas_dir: Path = SCHEMAS_DIR  # JOURNEY_SCHEMAS
     web_port: int = 6066  # JOURNEY_WEB_PORT: Faust web server with /metrics
     web_host: str = "127.0.0.1"  # JOURNEY_WEB_HOST
@@ -74,6 +76,7 @@ class Settings:
             partitions=int(e.get("JOURNEY_PARTITIONS", d.partitions)),
             store=e.get("JOURNEY_STORE", d.store),
             policy_path=Path(e.get("JOURNEY_POLICY", str(d.policy_path))),
+            declines_path=Path(e.get("JOURNEY_DECLINES", str(d.declines_path))),
             schemas_dir=Path(e.get("JOURNEY_SCHEMAS", str(d.schemas_dir))),
             web_port=int(e.get("JOURNEY_WEB_PORT", d.web_port)),
             web_host=e.get("JOURNEY_WEB_HOST", d.web_host),

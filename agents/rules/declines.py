@@ -1,23 +1,21 @@
 """What a failed card payment means: the decline-code knowledge base and `classify`.
 
-Owns the reading of agents/rules/data/declines.toml (processor decline codes, Visa response codes with their
-decline categories, Mastercard merchant advice codes) into `DeclineInfo`: hard or soft, whether and when a
-retry may succeed, who can fix it, the customer-facing wording key and a stable reason code. The table is data
-so that adding a code never needs a new branch here. Pure: the file ships with the package and is read once.
+Owns the meaning of a parsed policies/declines.toml (processor decline codes, Visa response codes with their
+decline categories, Mastercard merchant advice codes) as `DeclineInfo`: hard or soft, whether and when a retry may
+succeed, who can fix it, the customer-facing wording key and a stable reason code. The table is data so that adding
+a code never needs a new branch here. Pure: pipeline.policies reads the file and the Policy carries the parsed
+`KnowledgeBase` (`policy.declines`).
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from agents.rules.events import PaymentFailed
+from agents.rules.timeunits import HOUR_MS
 
-HOUR_MS = 3_600_000
 CLASSES = frozenset({"hard", "soft", "unknown"})
 FIXERS = frozenset({"issuer", "customer", "merchant"})
 NETWORK_ALIASES = {"visa": "visa", "mastercard": "mastercard", "mc": "mastercard",
@@ -99,12 +97,6 @@ def parse_knowledge_base(doc: Mapping[str, Any]) -> KnowledgeBase:
     )
 
 
-@cache
-def knowledge_base() -> KnowledgeBase:
-    text = resources.files("agents.rules").joinpath("data/declines.toml").read_text(encoding="utf-8")
-    return parse_knowledge_base(tomllib.loads(text))
-
-
 def _network_code(code: str | None) -> str | None:
     """Network codes travel as strings; "5" and "05" are the same code."""
     if code is None or not code.strip():
@@ -121,11 +113,10 @@ def _stricter(a: DeclineInfo, b: DeclineInfo) -> bool:
     return rank(a) > rank(b)
 
 
-def classify(failed: PaymentFailed, kb: KnowledgeBase | None = None) -> DeclineInfo:
+def classify(failed: PaymentFailed, kb: KnowledgeBase) -> DeclineInfo:
     """Network-specific codes override the processor's code, unless the processor's is stricter: a card any
     source calls dead or fraudulent is never retried because another source was vaguer. Unknown codes are
     soft, spaced conservatively, class "unknown"."""
-    kb = kb or knowledge_base()
     network = NETWORK_ALIASES.get(failed.network.strip().lower(), failed.network.strip().lower())
     processor = kb.processor.get(failed.decline_code.strip().lower())
     specific: DeclineInfo | None = None

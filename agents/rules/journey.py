@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agents.rules import checkout, dunning, ledger, profile, refunds
+from agents.rules.declines import classify
 from agents.rules.dunning import experiments
 from agents.rules.events import (
     Chargeback,
@@ -182,14 +183,15 @@ def _apply(
         status = "succeeded" if isinstance(event, PaymentSucceeded) else "failed"
         state = replace(state, payments=ledger.mark(state.payments, event.payment_id, status))
 
+    decline = classify(event, policy.declines) if isinstance(event, PaymentFailed) else None
     new_dunning, dunning_out = dunning.on_event(
-        state.dunning, event, _dunning_ctx(state, payment, policy, ctx, now), policy.dunning, now
+        state.dunning, event, _dunning_ctx(state, payment, policy, ctx, now), policy.dunning, now, decline
     )
     outputs += dunning_out
     state = replace(
         state,
         dunning=new_dunning,
-        profile=profile.update_profile(state.profile, event, now, payment=payment),
+        profile=profile.update_profile(state.profile, event, now, payment=payment, decline=decline),
         refunds=refunds.update_refund_history(state.refunds, event, now),
     )
     return state, outputs, new_links

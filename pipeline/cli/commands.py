@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agents.rules.journey import Context
-from agents.rules.policy import load_policy
 from agents.rules.replay import compare, replay
 from pipeline.demo.tables import table
 from pipeline.errors import DecodeError, InputError, JourneyError
 from pipeline.kafka.clients import consume, encode_all, produce
 from pipeline.kafka.connect import connect
+from pipeline.policies import load_policy
 from pipeline.settings import Settings
 from pipeline.wire import jsonio
 from pipeline.wire.codec import Codec
@@ -109,7 +109,7 @@ def run_replay(settings: Settings, events_path: Path, policy_path: Path | None, 
         for e in errors:
             print(e, file=sys.stderr)
         raise JourneyError(f"{len(errors)} invalid line(s) in {events_path}")
-    policy = load_policy(policy_path or settings.policy_path)
+    policy = load_policy(policy_path or settings.policy_path, settings.declines_path)
     ctx = Context(link_secret=settings.link_secret)
     until_ms = jsonio.parse_timestamp(until, "--until") if until else None
     outputs = list(replay(records, policy, ctx, until_ms))
@@ -121,7 +121,7 @@ def run_replay(settings: Settings, events_path: Path, policy_path: Path | None, 
         if out_path:
             sink.close()
     if compare_path:
-        other = list(replay(records, load_policy(compare_path), ctx, until_ms))
+        other = list(replay(records, load_policy(compare_path, settings.declines_path), ctx, until_ms))
         total, changes = compare(outputs, other)
         print(f"{len(changes)} of {total} decisions change under {compare_path}", file=sys.stderr)
         if changes:

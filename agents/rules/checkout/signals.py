@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from agents.rules.checkout.policy import DAY_MS, HOUR_MS, MINUTE_MS, CheckoutPolicy
+from agents.rules.checkout.policy import CheckoutPolicy
 from agents.rules.events import PaymentAttempted
 from agents.rules.identity import IdentityNode
 from agents.rules.profile import CustomerProfile, has_bad_history
+from agents.rules.timeunits import DAY_MS, HOUR_MS, MINUTE_MS
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from agents.rules.declines import NETWORK_ALIASES, DeclineInfo, classify
-from agents.rules.dunning.policy import DAY_MS, DunningPolicy
+from agents.rules.declines import NETWORK_ALIASES, DeclineInfo
+from agents.rules.dunning.policy import DunningPolicy
 from agents.rules.dunning.reminders import plan_reminder, send_reminder
 from agents.rules.dunning.retries import CardAttempt, earliest_within_limits, record_attempt, retry_delay_ms
 from agents.rules.dunning.state import (
@@ -38,6 +38,7 @@ from agents.rules.events import (
     PaymentRecovered,
     PaymentSucceeded,
 )
+from agents.rules.timeunits import DAY_MS
 
 __all__ = ["DunningContext", "DunningPolicy", "DunningState", "Output", "due_actions", "next_due", "on_due",
            "on_event"]
@@ -48,13 +49,16 @@ Result = tuple[DunningState, list[Output]]
 
 
 def on_event(state: DunningState, event: InputEvent, ctx: DunningContext, policy: DunningPolicy,
-             now: int) -> Result:
+             now: int, decline: DeclineInfo | None = None) -> Result:
     """Fold one input event into the dunning state. Events other than payments, chargebacks and orders change
-    nothing. A case whose window has ended is closed first, exactly as its own due `close` would close it."""
+    nothing. A case whose window has ended is closed first, exactly as its own due `close` would close it.
+    A PaymentFailed comes with `decline`, what it means (`classify(event, policy.declines)`)."""
+    if isinstance(event, PaymentFailed) and decline is None:
+        raise ValueError(f"PaymentFailed {event.event_id} needs its DeclineInfo")
     state, out = _close_lapsed(state, ctx, policy, now)
     t = Turn(ctx=ctx, policy=policy, now=now, source=event.event_id)
-    if isinstance(event, PaymentFailed):
-        state, more = _on_failed(state, event, t)
+    if isinstance(event, PaymentFailed) and decline is not None:
+        state, more = _on_failed(state, event, decline, t)
     elif isinstance(event, PaymentSucceeded):
         state, more = _on_succeeded(state, event, t)
     elif isinstance(event, Chargeback):
@@ -91,8 +95,8 @@ def on_due(state: DunningState, due: DueAction, ctx: DunningContext, policy: Dun
 
 # ---------------------------------------------------------------- failures
 
-def _on_failed(state: DunningState, failed: PaymentFailed, t: Turn) -> Result:
-    info, pay = classify(failed), t.ctx.payment
+def _on_failed(state: DunningState, failed: PaymentFailed, info: DeclineInfo, t: Turn) -> Result:
+    pay = t.ctx.payment
     order_id = failed.order_id or (pay.order_id if pay else None)
     case_key = order_id or failed.payment_id
     # Without a card fingerprint the limits are kept per order: the best stand-in for "this card".

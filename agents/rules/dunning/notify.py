@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agents.rules.dunning.policy import DAY_MS, HOUR_MS, DunningPolicy
+from agents.rules.dunning.policy import DunningPolicy
 from agents.rules.events import Channel, Notification, Offer
 from agents.rules.preferences import Preferences
+from agents.rules.timeunits import DAY_MS, HOUR_MS
 
 UTC = ZoneInfo("UTC")
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.rules.dunning.policy import DAY_MS, HOUR_MS, OfferPolicy
+from agents.rules.dunning.policy import OfferPolicy
 from agents.rules.events import Offer, OfferKind
+from agents.rules.timeunits import DAY_MS, HOUR_MS
 
 MAX_GRANTS = 20
 

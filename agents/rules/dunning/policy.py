@@ -1,31 +1,15 @@
 """The typed [dunning] policy: retry spacing, network retry limits, reminders, offers and the experiment.
 
-Parsed from the [dunning] section of policies/default.toml (and its [dunning.*] sub-tables). Every value has
-the default that file ships with, so a test or a replay can override one key and keep the rest. Unknown keys
-are refused: a typo in a policy must not silently fall back to a default.
+Built by agents.rules.policy's loader from the [dunning] section of policies/default.toml (and its [dunning.*]
+sub-tables). Every value has the default that file ships with, so a test or a replay can override one key and keep
+the rest. Unknown keys are refused: a typo in a policy must not silently fall back to a default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, Self
+from dataclasses import dataclass
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-
-
-def _check_keys(cls: type, section: Mapping[str, Any], extra: frozenset[str] = frozenset()) -> None:
-    known = {f.name for f in fields(cls)} | extra
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise ValueError(f"{cls.__name__}: unknown policy keys {unknown}")
-
-
-def _plain(cls: type, section: Mapping[str, Any]) -> dict[str, Any]:
-    """The scalar and list keys of `section`, lists as tuples (policy objects are frozen)."""
-    names = {f.name for f in fields(cls)}
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in section.items() if k in names}
+from agents.rules.timeunits import DAY_MS, HOUR_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +21,6 @@ class NetworkLimits:
     visa_max_reattempts_30d: int = 15
     mastercard_max_retries_24h: int = 10
     mastercard_max_retries_30d: int = 35
-
-    @classmethod
-    def from_mapping(cls, section: Mapping[str, Any]) -> Self:
-        _check_keys(cls, section)
-        return cls(**_plain(cls, section))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +39,6 @@ class OfferPolicy:
     max_offers_per_window: int = 1
     max_discount_minor_per_window: int = 1_500
 
-    @classmethod
-    def from_mapping(cls, section: Mapping[str, Any]) -> Self:
-        _check_keys(cls, section)
-        return cls(**_plain(cls, section))
-
 
 @dataclass(frozen=True, slots=True)
 class Variant:
@@ -76,11 +50,6 @@ class Variant:
     offers: bool = True
     first_reminder_delay_hours: int = 0
     reminder_gap_hours: tuple[int, ...] | None = None  # None: the base policy's gaps
-
-    @classmethod
-    def from_mapping(cls, section: Mapping[str, Any]) -> Self:
-        _check_keys(cls, section)
-        return cls(**_plain(cls, section))
 
 
 HOLDOUT = Variant(name="holdout", weight=0, reminders=False, offers=False)
@@ -95,28 +64,19 @@ class ExperimentPolicy:
     holdout_percent: float = 5.0
     variants: tuple[Variant, ...] = (Variant(name="control"),)
 
-    @classmethod
-    def from_mapping(cls, section: Mapping[str, Any]) -> Self:
-        _check_keys(cls, section)
-        base = cls()
-        variants = tuple(Variant.from_mapping(v) for v in section.get("variants", ())) or base.variants
-        if any(v.weight < 0 for v in variants) or sum(v.weight for v in variants) <= 0:
-            raise ValueError("dunning.experiment: variant weights must be non-negative and not all zero")
-        if len({v.name for v in variants} | {HOLDOUT.name}) != len(variants) + 1:
-            raise ValueError("dunning.experiment: variant names must be unique and not 'holdout'")
-        holdout = float(section.get("holdout_percent", base.holdout_percent))
-        if not 0 <= holdout < 100:
-            raise ValueError("dunning.experiment: holdout_percent must be in [0, 100)")
-        return cls(salt=str(section.get("salt", base.salt)), holdout_percent=holdout, variants=variants)
+    def validate(self) -> None:
+        if any(v.weight < 0 for v in self.variants) or sum(v.weight for v in self.variants) <= 0:
+            raise ValueError("variant weights must be non-negative and not all zero")
+        if len({v.name for v in self.variants} | {HOLDOUT.name}) != len(self.variants) + 1:
+            raise ValueError("variant names must be unique and not 'holdout'")
+        if not 0 <= self.holdout_percent < 100:
+            raise ValueError("holdout_percent must be in [0, 100)")
 
     def params_for(self, variant: str) -> Variant:
         """A variant no longer in the policy (renamed mid-experiment) runs as the first, the control."""
         if variant == HOLDOUT.name:
             return HOLDOUT
         return next((v for v in self.variants if v.name == variant), self.variants[0])
-
-
-SUB_TABLES = frozenset({"networks", "offers", "experiment"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,18 +97,9 @@ class DunningPolicy:
     offers: OfferPolicy = OfferPolicy()
     experiment: ExperimentPolicy = ExperimentPolicy()
 
-    @classmethod
-    def from_mapping(cls, section: Mapping[str, Any]) -> Self:
-        _check_keys(cls, section)
-        scalars = {k: v for k, v in _plain(cls, section).items() if k not in SUB_TABLES}
-        if not scalars.get("retry_backoff_hours", cls().retry_backoff_hours):
-            raise ValueError("dunning.retry_backoff_hours must not be empty")
-        return cls(
-            **scalars,
-            networks=NetworkLimits.from_mapping(section.get("networks", {})),
-            offers=OfferPolicy.from_mapping(section.get("offers", {})),
-            experiment=ExperimentPolicy.from_mapping(section.get("experiment", {})),
-        )
+    def validate(self) -> None:
+        if not self.retry_backoff_hours:
+            raise ValueError("retry_backoff_hours must not be empty")
 
     @property
     def window_ms(self) -> int:

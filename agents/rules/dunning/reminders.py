@@ -13,8 +13,8 @@ from dataclasses import replace
 from agents.rules.declines import DeclineInfo
 from agents.rules.dunning import notify
 from agents.rules.dunning.offers import OfferAsk, OfferGrant, choose_offer, remember_grant
-from agents.rules.dunning.policy import HOUR_MS
 from agents.rules.dunning.state import Case, DunningState, Output, Turn
+from agents.rules.timeunits import HOUR_MS
 
 Sent = tuple[DunningState, Case, list[Output]]
 

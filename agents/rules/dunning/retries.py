@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.rules.declines import DeclineInfo
-from agents.rules.dunning.policy import DAY_MS, DunningPolicy, NetworkLimits
+from agents.rules.dunning.policy import DunningPolicy, NetworkLimits
+from agents.rules.timeunits import DAY_MS
 
 LEDGER_SPAN_MS = 30 * DAY_MS  # the longest network window; older attempts never count
 MAX_ATTEMPTS = 200

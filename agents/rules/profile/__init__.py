@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from agents.rules.declines import classify
+from agents.rules.declines import DeclineInfo
 from agents.rules.events import (
     AuthenticationResult,
     Chargeback,
@@ -120,9 +120,10 @@ def has_bad_history(profile: CustomerProfile) -> bool:
 
 
 def update_profile(profile: CustomerProfile, event: InputEvent, now: int,
-                   payment: PaymentRef | None = None) -> CustomerProfile:
+                   payment: PaymentRef | None = None, decline: DeclineInfo | None = None) -> CustomerProfile:
     """Fold one input event into the profile. `payment` is the ledger's record of the event's payment_id, for
-    events that carry only the id. Amounts are kept per currency and converted at decision time."""
+    events that carry only the id; `decline` is what a PaymentFailed means (`classify(event, policy.declines)`),
+    required for one. Amounts are kept per currency and converted at decision time."""
     first = earliest(profile.first_seen_at, event.occurred_at)  # a late event may be the earliest one
     p = profile if first == profile.first_seen_at else replace(profile, first_seen_at=first)
     if isinstance(event, PaymentAttempted):
@@ -130,7 +131,9 @@ def update_profile(profile: CustomerProfile, event: InputEvent, now: int,
     if isinstance(event, PaymentSucceeded):
         return _on_success(p, event, payment)
     if isinstance(event, PaymentFailed):
-        return _on_failure(p, event, payment, now)
+        if decline is None:
+            raise ValueError(f"PaymentFailed {event.event_id} needs its DeclineInfo")
+        return _on_failure(p, event, payment, decline, now)
     if isinstance(event, AuthenticationResult):
         return _on_authentication(p, event, payment)
     if isinstance(event, Chargeback):
@@ -204,12 +207,12 @@ def _on_success(p: CustomerProfile, ok: PaymentSucceeded, payment: PaymentRef | 
     return p
 
 
-def _on_failure(p: CustomerProfile, f: PaymentFailed, payment: PaymentRef | None,
+def _on_failure(p: CustomerProfile, f: PaymentFailed, payment: PaymentRef | None, decline: DeclineInfo,
                 now: int) -> CustomerProfile:
     card = f.card_fingerprint or (payment.card_fingerprint if payment else None)
     pays = p.payments
     return replace(
-        p, payments=replace(pays, failed=pays.failed + 1, fraud_blocks=pays.fraud_blocks + classify(f).fraud),
+        p, payments=replace(pays, failed=pays.failed + 1, fraud_blocks=pays.fraud_blocks + decline.fraud),
         cards=failed(p.cards, card), methods=failed(p.methods, payment.method if payment else None),
         recent_declines=recent_times(p.recent_declines, f.occurred_at, now),
     )

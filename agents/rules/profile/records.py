@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from agents.rules.timeunits import DAY_MS
+
 MAX_SEEN = 20  # devices, IPs, countries, addresses, cards, methods: the most recently used ones
 MAX_ISSUERS = 10
 MAX_CARDS_PER_ISSUER = 5
 MAX_LOW_VALUE_CARDS = 10
 MAX_RECENT = 40  # recent attempts and declines, for velocity rules measured in minutes and hours
-RECENT_HORIZON_MS = 7 * 86_400_000  # recent marks older than this are dropped; policy windows must fit inside
+RECENT_HORIZON_MS = 7 * DAY_MS  # recent marks older than this are dropped; policy windows must fit inside
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,6 @@ from agents.rules.events import Notification, Reason, RefundDecision, RefundOutc
 from agents.rules.identity import IdentityNode
 from agents.rules.preferences import Preferences
 from agents.rules.refunds.history import (
-    DAY_MS,
     SERIAL_CLAIMS,
     OrderInfo,
     RefundHistory,
@@ -33,6 +32,7 @@ from agents.rules.refunds.history import (
 )
 from agents.rules.refunds.links import PriorClaims, prior_claims
 from agents.rules.refunds.policy import RefundPolicy
+from agents.rules.timeunits import DAY_MS
 
 __all__ = ["RefundHistory", "RefundPolicy", "baseline_refund", "decide_refund", "is_refund_abuser",
            "record_decision", "update_refund_history"]

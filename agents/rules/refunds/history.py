@@ -20,8 +20,8 @@ from agents.rules.events import (
     RefundRequested,
 )
 from agents.rules.refunds.policy import RefundPolicy
+from agents.rules.timeunits import DAY_MS
 
-DAY_MS = 86_400_000
 MAX_ORDERS = 30
 MAX_CLAIMS = 20
 MAX_CURRENCIES = 8

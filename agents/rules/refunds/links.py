@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from agents.rules.identity import IdentityNode, Mark, kind_of
-from agents.rules.refunds.history import DAY_MS, RefundHistory, recent_claims
+from agents.rules.refunds.history import RefundHistory, recent_claims
 from agents.rules.refunds.policy import RefundPolicy
+from agents.rules.timeunits import DAY_MS
 
 
 @dataclass(frozen=True, slots=True)

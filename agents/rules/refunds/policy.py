@@ -1,14 +1,17 @@
 """The [refunds] section of the policy: return windows, instant-refund eligibility, refund destinations per tier,
 claim-reason weights, look-back window and thresholds for linked claims, and which identifiers link accounts.
 
-Parsed once into a frozen value so that a replay can run another policy over the same events.
+Built once into a frozen value by agents.rules.policy's loader, so that a replay can run another policy over the
+same events; amounts convert with the policy's one [fx] table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Self
+from dataclasses import dataclass, field
+
+from agents.rules.fx import Fx
+from agents.rules.policy import GIVEN
 
 DESTINATIONS = frozenset({"original_method", "wallet", "store_credit", "account_balance", "exchange"})
 """Where a refund can go; the notifier and the payout service know these names."""
@@ -41,53 +44,22 @@ class RefundPolicy:
     trace_days: int  # a parcel not yet delivered is traced this long before it is refunded
     abuse_memory_days: int  # how long a customer judged an abuser stays one for offers and instant refunds
     destinations: Mapping[str, tuple[str, ...]]  # tier -> destinations offered, in the order shown
-    eur_rates: Mapping[str, float]  # minor units of currency -> EUR cents
+    fx: Fx = field(metadata=GIVEN)  # the policy's one [fx] table
 
-    @classmethod
-    def from_mapping(cls, s: Mapping[str, Any]) -> Self:
-        policy = cls(
-            base_window_days=int(s["base_window_days"]),
-            loyal_window_days=int(s["loyal_window_days"]),
-            window_reasons=tuple(str(r) for r in s["window_reasons"]),
-            lookback_days=int(s["lookback_days"]),
-            review_threshold=float(s["review_threshold"]),
-            deny_threshold=float(s["deny_threshold"]),
-            reason_weights={str(k): float(v) for k, v in s["reason_weights"].items()},
-            default_reason_weight=float(s["default_reason_weight"]),
-            strong_kinds=frozenset(str(k) for k in s["strong_kinds"]),
-            weak_links_needed=int(s["weak_links_needed"]),
-            instant_cap_eur_cents=int(s["instant_cap_eur_cents"]),
-            no_return_instant_cap_eur_cents=int(s["no_return_instant_cap_eur_cents"]),
-            no_return_reasons=tuple(str(r) for r in s["no_return_reasons"]),
-            instant_max_prior_weight=float(s["instant_max_prior_weight"]),
-            loyal_instant_cap_eur_cents=int(s["loyal_instant_cap_eur_cents"]),
-            loyal_instant_max_prior_weight=float(s["loyal_instant_max_prior_weight"]),
-            loyal_min_tenure_days=int(s["loyal_min_tenure_days"]),
-            loyal_min_delivered_orders=int(s["loyal_min_delivered_orders"]),
-            loyal_max_refund_rate=float(s["loyal_max_refund_rate"]),
-            trace_days=int(s["trace_days"]),
-            abuse_memory_days=int(s["abuse_memory_days"]),
-            destinations={str(k): tuple(str(d) for d in v) for k, v in s["destinations"].items()},
-            eur_rates={str(k): float(v) for k, v in s["eur_rates"].items()},
-        )
-        policy.check()
-        return policy
-
-    def check(self) -> None:
+    def validate(self) -> None:
         """Refuse a policy that would silently misbehave (a typo in a destination, thresholds in the wrong order)."""
         if self.deny_threshold < self.review_threshold:
-            raise ValueError("refunds: deny_threshold must not be below review_threshold")
+            raise ValueError("deny_threshold must not be below review_threshold")
         if self.weak_links_needed < 1 or self.lookback_days < 0:
-            raise ValueError("refunds: weak_links_needed must be >= 1 and lookback_days >= 0")
+            raise ValueError("weak_links_needed must be >= 1 and lookback_days >= 0")
         missing = [t for t in TIERS if t not in self.destinations]
         unknown = sorted({d for ds in self.destinations.values() for d in ds} - DESTINATIONS)
         if missing or unknown:
-            raise ValueError(f"refunds: destination tiers missing {missing}, unknown destinations {unknown}")
+            raise ValueError(f"destination tiers missing {missing}, unknown destinations {unknown}")
 
     def eur_cents(self, amount_minor: int, currency: str) -> int | None:
         """The amount in EUR cents, or None for a currency the policy has no rate for (then nothing is instant)."""
-        rate = self.eur_rates.get(currency)
-        return None if rate is None else round(amount_minor * rate)
+        return self.fx.eur_cents(amount_minor, currency)
 
     def weight_of(self, reason: str) -> float:
         return self.reason_weights.get(reason, self.default_reason_weight)

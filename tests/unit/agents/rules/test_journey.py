@@ -8,8 +8,8 @@ from typing import Any
 
 from agents.rules.events import DueAction, PaymentAttempted, PaymentFailed, PaymentSucceeded
 from agents.rules.journey import Context, CustomerState, handle
-from agents.rules.policy import load_policy
 from agents.rules.replay import compare, replay
+from pipeline.policies import load_policy
 from pipeline.sim import SEED_STORIES, generate
 from pipeline.sim.pacing import days, waves
 

@@ -11,6 +11,7 @@ import pytest
 
 from agents.rules.checkout import decide, risk_signals
 from agents.rules.checkout.policy import CheckoutPolicy
+from agents.rules.declines import classify
 from agents.rules.events import (
     Chargeback,
     DeviceSeen,
@@ -23,10 +24,11 @@ from agents.rules.events import (
 )
 from agents.rules.identity import IdentityNode, apply_link
 from agents.rules.ledger import identifiers_of_attempt, ref_of
-from agents.rules.policy import load_policy_document
 from agents.rules.profile import CustomerProfile, update_profile
+from pipeline.policies import load_policy
 
-POLICY = CheckoutPolicy.from_mapping(load_policy_document()["checkout"])
+POLICIES = load_policy()
+POLICY = POLICIES.checkout
 T0 = 1_760_000_000_000
 MINUTE, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 NOW = T0 + 60 * DAY
@@ -140,10 +142,11 @@ def test_a_known_customer_retrying_after_a_decline_is_not_declined() -> None:
     p = regular("k")
     for k in range(POLICY.declines_in_window):
         a = attempt("k", NOW - 10 * MINUTE + k)
-        p = update_profile(update_profile(p, a, a.occurred_at), PaymentFailed(
+        ko = PaymentFailed(
             event_id=f"{a.event_id}-ko", customer_id="k", occurred_at=a.occurred_at + 1,
-            payment_id=a.payment_id, decline_code="insufficient_funds", network="visa", initiator="customer"),
-            NOW, payment=ref_of(a))
+            payment_id=a.payment_id, decline_code="insufficient_funds", network="visa", initiator="customer")
+        p = update_profile(update_profile(p, a, a.occurred_at), ko, NOW, payment=ref_of(a),
+                           decline=classify(ko, POLICIES.declines))
     d = run(p, attempt("k"))
     assert "RECENT_DECLINES" in codes(d) and d.outcome == "approve"
 

@@ -7,13 +7,14 @@ from typing import Any
 
 from agents.rules.checkout import decide
 from agents.rules.checkout.methods import rank_methods
-from agents.rules.checkout.policy import CheckoutPolicy
+from agents.rules.declines import classify
 from agents.rules.events import PaymentAttempted, PaymentFailed, PaymentSucceeded
 from agents.rules.ledger import ref_of
-from agents.rules.policy import load_policy_document
 from agents.rules.profile import CustomerProfile, update_profile
+from pipeline.policies import load_policy
 
-POLICY = CheckoutPolicy.from_mapping(load_policy_document()["checkout"])
+POLICIES = load_policy()
+POLICY = POLICIES.checkout
 T0 = 1_760_000_000_000
 DAY = 86_400_000
 _n = itertools.count()
@@ -44,7 +45,8 @@ def fails_with(p: CustomerProfile, method: str, times: int) -> CustomerProfile:
         ko = PaymentFailed(event_id=f"{a.event_id}-ko", customer_id="c1", occurred_at=a.occurred_at + 1,
                            payment_id=a.payment_id, decline_code="generic_decline", network="ideal",
                            initiator="customer")
-        p = update_profile(update_profile(p, a, a.occurred_at), ko, ko.occurred_at, payment=ref_of(a))
+        p = update_profile(update_profile(p, a, a.occurred_at), ko, ko.occurred_at, payment=ref_of(a),
+                           decline=classify(ko, POLICIES.declines))
     return p
 
 

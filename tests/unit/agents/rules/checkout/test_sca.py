@@ -13,10 +13,10 @@ from agents.rules.checkout import decide
 from agents.rules.checkout.policy import CheckoutPolicy
 from agents.rules.events import AuthenticationResult, PaymentAttempted, PaymentDecision, PaymentSucceeded
 from agents.rules.ledger import ref_of
-from agents.rules.policy import load_policy_document
 from agents.rules.profile import CustomerProfile, update_profile
+from pipeline.policies import load_policy
 
-POLICY = CheckoutPolicy.from_mapping(load_policy_document()["checkout"])
+POLICY = load_policy().checkout
 T0 = 1_760_000_000_000
 DAY = 86_400_000
 _n = itertools.count()

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from agents.rules import dunning
+from agents.rules.declines import DeclineInfo, classify
 from agents.rules.dunning import DunningContext, DunningPolicy, DunningState, Output
-from agents.rules.dunning.policy import DAY_MS, HOUR_MS
 from agents.rules.events import (
     Chargeback,
     DueAction,
@@ -25,10 +23,12 @@ from agents.rules.events import (
     PaymentSucceeded,
 )
 from agents.rules.preferences import Preferences
+from agents.rules.timeunits import DAY_MS, HOUR_MS
+from pipeline.policies import load_policy
 from pipeline.wire import state_codec
 
-POLICY_FILE = Path(__file__).resolve().parents[5] / "policies" / "default.toml"
-POLICY = DunningPolicy.from_mapping(tomllib.loads(POLICY_FILE.read_text())["dunning"])
+POLICIES = load_policy()
+POLICY = POLICIES.dunning
 T0 = 1_795_435_200_000  # 2026-11-23 12:00 UTC
 MIN = 60_000
 SECRET = b"test-secret"
@@ -37,6 +37,11 @@ SECRET = b"test-secret"
 def ctx(variant: str = "control", prefs: Preferences | None = None, good: bool = True) -> DunningContext:
     return DunningContext(customer_id="c1", prefs=prefs or Preferences(channels=("email",)), payment=None,
                           in_good_standing=good, link_secret=SECRET, variant=variant)
+
+
+def meaning(event: InputEvent) -> DeclineInfo | None:
+    """What the journey passes along with a PaymentFailed."""
+    return classify(event, POLICIES.declines) if isinstance(event, PaymentFailed) else None
 
 
 def fail(eid: str, at: int, code: str = "insufficient_funds", *, order: str = "o1", card: str = "card-1",
@@ -75,7 +80,7 @@ def run(events: Sequence[InputEvent], c: DunningContext | None = None, policy: D
     for event in events:
         at = event.occurred_at
         state, fired = fire_due(state, at, c, policy)
-        state, more = dunning.on_event(state, event, c, policy, at)
+        state, more = dunning.on_event(state, event, c, policy, at, meaning(event))
         out += fired + more
     if until is not None:
         state, fired = fire_due(state, until, c, policy)
@@ -256,14 +261,16 @@ def test_the_end_of_the_dunning_window_stops_the_case_for_good() -> None:
     assert stop.reason_code == "WINDOW_END" and stop.occurred_at == T0 + POLICY.window_days * DAY_MS
     assert state.cases == () and dunning.next_due(state) is None
     assert all(s.occurred_at < stop.occurred_at for s in steps(out) if s is not stop)
-    _, later = dunning.on_event(state, fail("f2", T0 + 16 * DAY_MS), ctx(), POLICY, T0 + 16 * DAY_MS)
+    f2 = fail("f2", T0 + 16 * DAY_MS)
+    _, later = dunning.on_event(state, f2, ctx(), POLICY, T0 + 16 * DAY_MS, meaning(f2))
     assert later == []
 
 
 def test_a_failure_arriving_before_the_timer_closed_a_lapsed_case_does_not_extend_it() -> None:
     state, _ = run([fail("f1", T0)])
     late = T0 + 16 * DAY_MS
-    state, out = dunning.on_event(state, fail("f2", late), ctx(), POLICY, late)
+    f2 = fail("f2", late)
+    state, out = dunning.on_event(state, f2, ctx(), POLICY, late, meaning(f2))
     assert [(s.action, s.reason_code, s.occurred_at) for s in steps(out)] == [
         ("stopped", "WINDOW_END", T0 + POLICY.window_days * DAY_MS)]
     assert state.cases == () and notes(out) == []

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from agents.rules.dunning.experiments import REPORT_HEADERS, recovery_report, variant_for
 from agents.rules.dunning.policy import DunningPolicy, ExperimentPolicy, Variant
 from agents.rules.events import DunningStep, PaymentRecovered
+from agents.rules.policy import parse_table
+from pipeline.policies import load_policy
 
-POLICY_FILE = Path(__file__).resolve().parents[5] / "policies" / "default.toml"
-POLICY = DunningPolicy.from_mapping(tomllib.loads(POLICY_FILE.read_text())["dunning"])
+POLICY = load_policy().dunning
 IDS = [f"cust-{i:05d}" for i in range(10_000)]
 
 
@@ -50,9 +49,9 @@ def test_variants_come_from_the_policy_and_bad_weights_are_refused() -> None:
     assert POLICY.experiment.params_for("holdout").reminders is False
     assert POLICY.experiment.params_for("retired-arm").name == "control"
     with pytest.raises(ValueError):
-        ExperimentPolicy.from_mapping({"variants": [{"name": "a", "weight": 0}]})
+        parse_table(ExperimentPolicy, {"variants": [{"name": "a", "weight": 0}]}, "dunning.experiment")
     with pytest.raises(ValueError):
-        DunningPolicy.from_mapping({"windwo_days": 3})
+        parse_table(DunningPolicy, {"windwo_days": 3}, "dunning")
 
 
 def opened(cid: str, case: str, variant: str, cls: str) -> DunningStep:

@@ -17,8 +17,9 @@ from agents.rules.dunning.notify import (
     verify_link,
     within_reminder_cap,
 )
-from agents.rules.dunning.policy import DAY_MS, HOUR_MS, DunningPolicy
+from agents.rules.dunning.policy import DunningPolicy
 from agents.rules.preferences import Preferences
+from agents.rules.timeunits import DAY_MS, HOUR_MS
 
 SECRET = b"link-secret"
 AMS = ZoneInfo("Europe/Amsterdam")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from agents.rules.declines import classify
 from agents.rules.events import (
     AuthenticationResult,
     Chargeback,
@@ -33,8 +34,10 @@ from agents.rules.profile.records import (
     MAX_SEEN,
     Money,
 )
+from pipeline.policies import load_declines
 from pipeline.wire import state_codec
 
+DECLINES = load_declines()
 T0 = 1_760_000_000_000
 DAY = 86_400_000
 _n = itertools.count()
@@ -73,7 +76,8 @@ def auth(a: PaymentAttempted, outcome: str, requested: str | None = None, accept
 
 def fold(p: CustomerProfile, *events: InputEvent, payment: PaymentRef | None = None) -> CustomerProfile:
     for e in events:
-        p = update_profile(p, e, e.occurred_at, payment=payment)
+        decline = classify(e, DECLINES) if isinstance(e, PaymentFailed) else None
+        p = update_profile(p, e, e.occurred_at, payment=payment, decline=decline)
     return p
 
 
@@ -230,7 +234,8 @@ EVENTS: list[InputEvent] = [
 def test_every_input_event_type_folds_in_without_changing_its_input(event: InputEvent) -> None:
     before = paid(CustomerProfile.empty("c1"), attempt(at=T0 - DAY))
     snapshot = copy.deepcopy(before)
-    after = update_profile(before, event, T0)
+    decline = classify(event, DECLINES) if isinstance(event, PaymentFailed) else None
+    after = update_profile(before, event, T0, decline=decline)
     assert before == snapshot
     changed = type(event).__name__ != "CustomerPreferencesUpdated"
     assert (after != before) is changed

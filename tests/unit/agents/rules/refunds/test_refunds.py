@@ -19,7 +19,7 @@ from agents.rules.events import (
 )
 from agents.rules.identity import IdentityNode, apply_link, link
 from agents.rules.journey import identifiers_needed
-from agents.rules.policy import load_policy_document
+from agents.rules.policy import parse_table
 from agents.rules.preferences import Preferences
 from agents.rules.refunds import (
     RefundHistory,
@@ -31,17 +31,19 @@ from agents.rules.refunds import (
     update_refund_history,
 )
 from agents.rules.refunds.history import MAX_CLAIMS, MAX_ORDERS, SERIAL_CLAIMS
+from pipeline.policies import DEFAULT_POLICY_PATH, load_policy, read_toml
 from pipeline.wire import state_codec
 
 DAY = 86_400_000
 T0 = 1_760_000_000_000
-SECTION: dict[str, Any] = load_policy_document()["refunds"]
-POLICY = RefundPolicy.from_mapping(SECTION)
+BASE = load_policy()
+SECTION: dict[str, Any] = read_toml(DEFAULT_POLICY_PATH)["refunds"]
+POLICY = BASE.refunds
 PREFS = Preferences(locale="sv-SE", channels=("push", "sms", "email"))
 
 
 def policy_with(**changes: Any) -> RefundPolicy:
-    return RefundPolicy.from_mapping({**SECTION, **changes})
+    return parse_table(RefundPolicy, {**SECTION, **changes}, "refunds", given={"fx": BASE.fx})
 
 
 def claim(customer: str, refund_id: str, at: int, *, order: str = "ord-1", reason: str = "damaged",

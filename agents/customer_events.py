@@ -228,7 +228,7 @@ class CustomerEvents:
         known = self.due_index.get(cid)
         if next_due is None:
             if known is not None:
-                self.due_index[cid] = None
+                del self.due_index[cid]  # a tombstone: raw table values are bytes, never None
         elif known != str(next_due).encode():
             self.due_index[cid] = str(next_due).encode()
 

@@ -11,14 +11,19 @@ class JourneyError(Exception):
 class DecodeError(JourneyError):
     """Bytes that can never decode: the message goes to a dead-letter topic, it is not retried.
 
-    `reason` is a short, stable machine code for dead-letter headers and metric labels: `truncated`,
-    `bad_magic`, `unknown_schema_id`, `unknown_record`, `incompatible_schema`, `body_invalid` (and
-    `wrong_topic`, raised by the agents).
+    `reason` is a short, stable machine code for dead-letter headers and metric labels. Raised by the codec:
+    `truncated` (under the 5-byte header), `bad_magic` (first byte not 0), `unknown_schema_id` (not in the
+    registry), `unknown_record` (a schema that is not one of our records), `incompatible_schema` (the writer's
+    schema does not resolve against ours), `body_invalid` (the Avro body does not decode or build). Raised by
+    triage (pipeline.wire.dead_letters): `null_value`, `value_too_large` (not decoded at all), `wrong_topic`,
+    `field_too_long` (an identifier over the limit; `field` names it) and `decoder_error` (anything else the
+    decoder raised, named by type only).
     """
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.field = field
 
 
 class EncodeError(JourneyError):

@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from agents.rules import dunning, journey
 from agents.rules.events import DueAction, InputEvent
@@ -41,10 +41,11 @@ from agents.runtime import Runtime
 from pipeline.errors import RegistryError
 from pipeline.topics import INPUT_TOPICS
 from pipeline.wire import state_codec
-from pipeline.wire.dead_letters import DeadLetter, step_failed, triage
+from pipeline.wire.dead_letters import DeadLetter, Decoded, step_failed, triage
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Headers = list[tuple[str, bytes]]
 Send = Callable[[str, bytes, bytes, Headers | None], Awaitable[Awaitable[Any]]]
 """send(topic, key, value, headers) -> a future that resolves once the broker has the record (aiokafka's contract)."""
@@ -118,6 +119,21 @@ async def _settle(future: Awaitable[Any] | BaseException) -> BaseException | Non
     return None
 
 
+async def wait_for_registry(rt: Runtime, decode: Callable[[], T]) -> T:
+    """Decode; while the schema registry is unreachable, wait and try again rather than park good bytes.
+
+    Holding the partition is the right trade: its later events for the same customers must not overtake this one.
+    """
+    delay = 0.5
+    while True:
+        try:
+            return decode()
+        except RegistryError:
+            rt.metrics.registry_waits.inc()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
 @dataclass(slots=True)
 class _Batch:
     """What one batch has read and changed; states and identity nodes are decoded once per batch."""
@@ -167,9 +183,9 @@ class CustomerEvents:
         batch.offsets[(msg.topic, msg.partition)] = msg.offset + 1
         found = await self._triage(msg)
         if isinstance(found, DeadLetter):
-            self._park(found, batch)
+            self._park(msg, found, batch)
             return
-        event: InputEvent | DueAction = found
+        event: InputEvent | DueAction = found.event
         cid = event.customer_id
         if cid not in batch.states:
             batch.states[cid] = self._load(cid)
@@ -184,7 +200,8 @@ class CustomerEvents:
             out += [Outgoing(r.TOPIC, r.identifier.encode(), self.rt.codec.encode(r)) for r in step.links]
         except Exception as err:  # noqa: BLE001 - a rule or encoding bug parks this event, never the partition
             log.exception("step failed for an event on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
-            self._park(step_failed(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers, err), batch)
+            parked = step_failed(err, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
+            self._park(msg, parked, batch)
             return
         batch.states[cid] = batch.changed[cid] = step.state
         batch.source[cid] = msg
@@ -194,25 +211,15 @@ class CustomerEvents:
         if msg.topic in INPUT_TOPICS:
             self.watermarks[msg.partition] = max(self.watermarks.get(msg.partition, 0), event.occurred_at)
 
-    async def _triage(self, msg: Incoming) -> InputEvent | DueAction | DeadLetter:
-        """Decode, or the dead letter to park; while the schema registry is unreachable, wait and try again.
-
-        Holding the partition is the right trade: its later events for the same customers must not overtake this one.
-        """
-        delay = 0.5
+    async def _triage(self, msg: Incoming) -> Decoded | DeadLetter:
         limits = self.rt.settings
-        while True:
-            try:
-                return triage(self.rt.codec, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers,
-                              max_value_bytes=limits.max_value_bytes, max_id_chars=limits.max_id_chars)
-            except RegistryError:
-                self.rt.metrics.registry_waits.inc()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        return await wait_for_registry(self.rt, lambda: triage(
+            self.rt.codec, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers,
+            max_value_bytes=limits.max_value_bytes, max_id_chars=limits.max_id_chars))
 
-    def _park(self, dl: DeadLetter, batch: _Batch) -> None:
+    def _park(self, msg: Incoming, dl: DeadLetter, batch: _Batch) -> None:
         batch.out.append(Outgoing(dl.topic, dl.key, dl.value, list(dl.headers.items())))
-        self.rt.metrics.dead_letters.labels(dl.source_topic, dl.reason).inc()
+        self.rt.metrics.dead_letters.labels(msg.topic, dl.reason).inc()
 
     def _load(self, cid: str) -> CustomerState | None:
         data = self.customers.get(cid)

@@ -7,8 +7,9 @@ batch is folded in, and each changed node is written once. Dead letters are deli
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
+from functools import partial
 
-from agents.customer_events import Bind, Incoming, Outgoing, Producer, _no_bind
+from agents.customer_events import Bind, Incoming, Outgoing, Producer, _no_bind, wait_for_registry
 from agents.rules.events import IdentityLinked
 from agents.rules.identity import IdentityNode, apply_link
 from agents.runtime import Runtime
@@ -30,19 +31,19 @@ class IdentityIndex:
         parked: list[Outgoing] = []
         s = self.rt.settings
         for msg in messages:
-            found = triage(self.rt.codec, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers,
-                           max_value_bytes=s.max_value_bytes, max_id_chars=s.max_id_chars)
+            found = await wait_for_registry(self.rt, partial(
+                triage, self.rt.codec, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers,
+                max_value_bytes=s.max_value_bytes, max_id_chars=s.max_id_chars, accepts=(IdentityLinked,)))
             if isinstance(found, DeadLetter):
                 parked.append(Outgoing(found.topic, found.key, found.value, list(found.headers.items())))
-                self.rt.metrics.dead_letters.labels(found.source_topic, found.reason).inc()
+                self.rt.metrics.dead_letters.labels(msg.topic, found.reason).inc()
                 continue
-            if not isinstance(found, IdentityLinked):  # triage already parks records of other topics
-                continue
-            ident = found.identifier
+            rec: IdentityLinked = found.event
+            ident = rec.identifier
             if ident not in nodes:
                 data = self.identities.get(ident)
                 nodes[ident] = None if data is None else state_codec.loads(IdentityNode, data)
-            updated = apply_link(nodes[ident], found)
+            updated = apply_link(nodes[ident], rec)
             if updated != nodes[ident]:
                 nodes[ident] = changed[ident] = updated
                 source[ident] = msg

@@ -18,6 +18,8 @@ Reason codes (header `error.reason`, metric label `reason`; short and stable):
     value_too_large      the value is over `max_value_bytes`: not decoded at all
     field_too_long       an identifier field is over `max_id_chars` characters; header `error.field` names it
     decoder_error        the decoder raised something unexpected; the message names its type, never its text
+    step_failed          decoded, but the pure step or the encoding of its outputs raised (a bug): the event changes
+                         no state and sends nothing (`step_failed(...)`, called by the agents)
 
 Headers follow Kafka Connect's `errors.*` convention, so any Kafka tool shows why a message was parked:
 `error.reason`, `error.message` (names and sizes only, never payload bytes or personal data, at most 500 bytes),
@@ -41,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agents.rules.events import INPUT_TYPES, DueAction, InputEvent
+from agents.rules.events import INPUT_TYPES, DueAction
 from agents.rules.limits import MAX_ID_CHARS, oversized_field
 from pipeline.errors import DecodeError, RegistryError
 from pipeline.topics import dlq_topic
@@ -66,6 +68,7 @@ REASONS = frozenset({
     "null_value", "truncated", "bad_magic", "unknown_schema_id", "unknown_record", "incompatible_schema",
     "body_invalid", "wrong_topic", "value_too_large", "field_too_long", "decoder_error",
 })
+STEP_FAILED = "step_failed"
 CUSTOMER_INPUTS: tuple[type[Any], ...] = (*INPUT_TYPES, DueAction)
 
 Headers = Mapping[str, bytes | None] | Iterable[tuple[str, bytes | None]]
@@ -78,7 +81,7 @@ class Decoder(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    event: InputEvent | DueAction
+    event: Any  # one of the types the caller accepts (CUSTOMER_INPUTS by default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +112,21 @@ def triage(
     max_value_bytes: int = MAX_VALUE_BYTES,
     max_id_chars: int = MAX_ID_CHARS,
     max_dlq_value_bytes: int = MAX_DLQ_VALUE_BYTES,
+    accepts: tuple[type[Any], ...] = CUSTOMER_INPUTS,
 ) -> Decoded | DeadLetter:
-    """The input event one consumed message holds, or the dead letter to park instead. Raises RegistryError only."""
+    """The input event one consumed message holds, or the dead letter to park instead. Raises RegistryError only.
+
+    `accepts` are the record types the consuming agent takes (each only on its own TOPIC)."""
     try:
-        return Decoded(admit(codec, topic, value, max_value_bytes=max_value_bytes, max_id_chars=max_id_chars))
+        return Decoded(admit(codec, topic, value, max_value_bytes=max_value_bytes, max_id_chars=max_id_chars,
+                             accepts=accepts))
     except DecodeError as err:
         return dead_letter(err, topic, partition, offset, key, value, headers,
                            max_dlq_value_bytes=max_dlq_value_bytes)
 
 
 def admit(codec: Decoder, topic: str, value: bytes | None, *, max_value_bytes: int = MAX_VALUE_BYTES,
-          max_id_chars: int = MAX_ID_CHARS) -> InputEvent | DueAction:
+          max_id_chars: int = MAX_ID_CHARS, accepts: tuple[type[Any], ...] = CUSTOMER_INPUTS) -> Any:
     """Decode and check one value: the event, or DecodeError with one of REASONS (RegistryError passes through)."""
     if value is None:
         raise DecodeError("null_value", "the value is null")
@@ -135,7 +142,7 @@ def admit(codec: Decoder, topic: str, value: bytes | None, *, max_value_bytes: i
         raise
     except Exception as err:  # a decoder bug must park one message, not stop the partition; its text may hold data
         raise DecodeError("decoder_error", f"the decoder raised {type(err).__name__}") from None
-    if not isinstance(event, CUSTOMER_INPUTS) or getattr(event, "TOPIC", None) != topic:
+    if not isinstance(event, accepts) or getattr(event, "TOPIC", None) != topic:
         raise DecodeError("wrong_topic", f"{type(event).__name__} does not belong on topic {topic}")
     name = oversized_field(event, max_id_chars)
     if name is not None:
@@ -216,3 +223,10 @@ def _kept_headers(headers: Headers | None, budget: int) -> tuple[dict[str, bytes
         kept[name] = data
         used += size
     return kept, dropped
+
+
+def step_failed(err: BaseException, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
+                headers: Headers | None = None, *, max_dlq_value_bytes: int = MAX_DLQ_VALUE_BYTES) -> DeadLetter:
+    """Park an event whose step raised: the exception's type is named, never its text (it may hold data)."""
+    cause = DecodeError(STEP_FAILED, f"the step raised {type(err).__name__}")
+    return dead_letter(cause, topic, partition, offset, key, value, headers, max_dlq_value_bytes=max_dlq_value_bytes)

@@ -181,4 +181,4 @@ async def test_a_rule_that_raises_parks_its_event_and_the_batch_goes_on(tmp_path
     assert sent.topics().count("payments-dlq") == 1 and sent.topics().count("decisions") == 1
     parked = next(h for t, _, _, h in sent.records if t == "payments-dlq")
     assert parked is not None and parked["error.reason"] == b"step_failed"
-    assert parked["error.message"] == b"ZeroDivisionError"
+    assert b"ZeroDivisionError" in parked["error.message"] and b"test" not in parked["error.message"]

@@ -188,6 +188,7 @@ class CustomerEvents:
         event: InputEvent | DueAction = found.event
         cid = event.customer_id
         if cid not in batch.states:
+            self.bind(msg)  # Faust reads a table key from the current event's partition
             batch.states[cid] = self._load(cid)
         links = {i: self._node(i, batch) for i in journey.identifiers_needed(event)}
         try:

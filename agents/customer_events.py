@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from agents.alignment import TP, Aligner
 from agents.rules import dunning, journey
 from agents.rules.events import DueAction, InputEvent
 from agents.rules.identity import IdentityNode
@@ -144,8 +145,8 @@ class _Batch:
     out: list[Outgoing] = field(default_factory=list)
     counted: list[tuple[str, str]] = field(default_factory=list)  # (topic, type) of events processed
     records: list[Any] = field(default_factory=list)  # outputs, for the metrics once delivered
-    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset after the batch, per tp
     source: dict[str, Incoming] = field(default_factory=dict)  # customer -> their last message in the batch
+    done: list[Incoming] = field(default_factory=list)  # messages finished by this batch: to be acknowledged
 
 
 class CustomerEvents:
@@ -159,33 +160,66 @@ class CustomerEvents:
         identities: Mapping[str, bytes | None],
         producer: Producer,
         bind: Bind = _no_bind,
+        aligner: Aligner | None = None,
+        read_up: Callable[[TP, Mapping[TP, int]], Awaitable[bool]] | None = None,
     ) -> None:
         self.rt, self.customers, self.due_index, self.identities = rt, customers, due_index, identities
         self.producer, self.bind = producer, bind
+        self.aligner, self._read_up = aligner, read_up
         self.ctx = rt.context
         self.watermarks: dict[int, int] = {}  # partition -> latest event time processed: the replay timer's clock
-        self.processed: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset to process
+        self.processed: dict[TP, int] = {}  # (topic, partition) -> every offset below is done
+        self.read: dict[TP, int] = {}  # (topic, partition) -> next offset to read
+        self._lock = asyncio.Lock()  # the agent's batches and the alignment tick take turns
 
-    async def process_batch(self, messages: Iterable[Incoming]) -> None:
-        started = time.perf_counter()
-        batch = _Batch()
-        for msg in messages:
-            await self._one(msg, batch)
-        await self.producer.deliver(batch.out)
-        for cid, state in batch.changed.items():  # after delivery: see the module docstring
-            self.bind(batch.source[cid])
-            self.customers[cid] = state_codec.dumps(state)
-            self._index_due(cid, dunning.next_due(state.dunning))
-        self.processed.update(batch.offsets)
-        self._count(batch, time.perf_counter() - started)
+    async def process_batch(self, messages: Iterable[Incoming]) -> list[Incoming]:
+        """Process what can be processed now; returns the messages finished (to acknowledge), held ones excluded."""
+        async with self._lock:
+            started, now = time.perf_counter(), time.monotonic()
+            batch = _Batch()
+            ready: list[tuple[Incoming, Any]] = []
+            for msg in messages:
+                tp = (msg.topic, msg.partition)
+                self.read[tp] = max(self.read.get(tp, 0), msg.offset + 1)
+                found = await self._triage(msg)
+                if isinstance(found, DeadLetter):
+                    self._park(msg, found, batch)
+                elif self.aligner is not None and msg.topic in INPUT_TOPICS:
+                    self.aligner.add(msg, found.event, now)
+                else:
+                    ready.append((msg, found.event))
+            if self.aligner is not None:
+                ready += [(h.msg, h.event) for h in await self.aligner.release(self._tp_read_up, now)]
+            for msg, event in ready:
+                self._one(msg, event, batch)
+                batch.done.append(msg)
+            await self.producer.deliver(batch.out)
+            for cid, state in batch.changed.items():  # after delivery: see the module docstring
+                self.bind(batch.source[cid])
+                self.customers[cid] = state_codec.dumps(state)
+                self._index_due(cid, dunning.next_due(state.dunning))
+            for tp, next_read in self.read.items():
+                held = self.aligner.lowest_held(tp) if self.aligner is not None else None
+                self.processed[tp] = next_read if held is None else held
+            self._count(batch, time.perf_counter() - started)
+            return batch.done
 
-    async def _one(self, msg: Incoming, batch: _Batch) -> None:
-        batch.offsets[(msg.topic, msg.partition)] = msg.offset + 1
-        found = await self._triage(msg)
-        if isinstance(found, DeadLetter):
-            self._park(msg, found, batch)
-            return
-        event: InputEvent | DueAction = found.event
+    async def tick(self) -> list[Incoming]:
+        """Release held events whose wait is over (a topic caught up, or the hold ran out)."""
+        return await self.process_batch(())
+
+    def drop_partitions(self, keep: Callable[[int], bool]) -> None:
+        """Forget what is held and read on partitions no longer ours (after a rebalance)."""
+        if self.aligner is not None:
+            self.aligner.drop(keep)
+        for offsets in (self.read, self.processed):
+            for tp in [tp for tp in offsets if not keep(tp[1])]:
+                del offsets[tp]
+
+    async def _tp_read_up(self, tp: TP) -> bool:
+        return self._read_up is not None and await self._read_up(tp, self.read)
+
+    def _one(self, msg: Incoming, event: InputEvent | DueAction, batch: _Batch) -> None:
         cid = event.customer_id
         if cid not in batch.states:
             self.bind(msg)  # Faust reads a table key from the current event's partition
@@ -202,7 +236,8 @@ class CustomerEvents:
         except Exception as err:  # noqa: BLE001 - a rule or encoding bug parks this event, never the partition
             log.exception("step failed for an event on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             parked = step_failed(err, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
-            self._park(msg, parked, batch)
+            batch.out.append(Outgoing(parked.topic, parked.key, parked.value, list(parked.headers.items())))
+            self.rt.metrics.dead_letters.labels(msg.topic, parked.reason).inc()
             return
         batch.states[cid] = batch.changed[cid] = step.state
         batch.source[cid] = msg
@@ -219,6 +254,7 @@ class CustomerEvents:
             max_value_bytes=limits.max_value_bytes, max_id_chars=limits.max_id_chars))
 
     def _park(self, msg: Incoming, dl: DeadLetter, batch: _Batch) -> None:
+        batch.done.append(msg)
         batch.out.append(Outgoing(dl.topic, dl.key, dl.value, list(dl.headers.items())))
         self.rt.metrics.dead_letters.labels(msg.topic, dl.reason).inc()
 

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from agents.alignment import TP
 from agents.customer_events import CustomerEvents, Outgoing, Producer
 from agents.rules import dunning
 from agents.rules.journey import CustomerState
@@ -25,9 +26,6 @@ from pipeline.wire import state_codec
 
 log = logging.getLogger(__name__)
 REPUBLISH_AFTER_MS = 30_000  # a due action not applied by then (its message lost in a crash) is published again
-
-TP = tuple[str, int]
-
 
 @dataclass(slots=True)
 class CatchUp:
@@ -49,20 +47,24 @@ class CatchUp:
         self._started.clear()
 
     async def caught_up(self, partition: int) -> bool:
+        """Is the partition processed up to its high watermark on every input topic?"""
         for topic in self.topics:
-            tp = (topic, partition)
-            end = self.highwater(tp)
-            if end is None:
-                return False
-            done = max(self.processed.get(tp, -1), self._started.get(tp, -1))
-            if done < end:
-                started = await self.start(tp)  # asked again while behind: a commit may have moved it on
-                if started >= end:
-                    self._started[tp] = started
-                done = max(done, started)
-            if done < end:
+            if not await self.read_up((topic, partition), self.processed):
                 return False
         return True
+
+    async def read_up(self, tp: TP, offsets: Mapping[TP, int]) -> bool:
+        """Has `offsets` (next offset, per topic partition) reached the partition's high watermark?"""
+        end = self.highwater(tp)
+        if end is None:
+            return False
+        done = max(offsets.get(tp, -1), self._started.get(tp, -1))
+        if done < end:
+            started = await self.start(tp)  # asked again while behind: a commit may have moved it on
+            if started >= end:
+                self._started[tp] = started
+            done = max(done, started)
+        return done >= end
 
 
 class DueTimer:

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka.partitioner import DefaultPartitioner
 
+from agents.alignment import TP, Aligner
 from agents.customer_events import CustomerEvents, Headers, Incoming, Producer
-from agents.due_timer import TP, CatchUp, DueTimer
+from agents.due_timer import CatchUp, DueTimer
 from agents.identity_index import IdentityIndex
 from pipeline.topics import INPUT_TOPICS
 
@@ -55,13 +56,23 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
         return await app.producer.send(topic, key, value, None, None, headers)
 
     producer = Producer(send, on_retry=rt.metrics.send_retries.inc)
-    customer_events = CustomerEvents(rt, customers, due_index, identities, producer, bind)
+    catch_up = CatchUp(highwater=_highwater(app), start=_start(app), processed={})
+    customer_events = CustomerEvents(rt, customers, due_index, identities, producer, bind,
+                                     Aligner(s.align_max_hold_s, s.align_max_held), catch_up.read_up)
+    catch_up.processed = customer_events.processed
     identity_index = IdentityIndex(rt, identities, producer, bind)
+    streams: list[Any] = []
+
+    async def ack(done: list[Incoming]) -> None:
+        for msg in done:
+            await streams[0].ack(msg.source)
 
     @app.agent(app.topic(*CUSTOMER_INPUTS), name="process_customer_events", concurrency=1)
     async def process_customer_events(stream: Any) -> None:
-        async for events in stream.take_events(s.batch_max, s.batch_linger_s):
-            await customer_events.process_batch([incoming(e) for e in events])
+        streams[:] = [stream]
+        # noack: a message held for event-time alignment (agents/alignment.py) is acknowledged once processed
+        async for events in stream.noack_take(s.batch_max, s.batch_linger_s):
+            await ack(await customer_events.process_batch([incoming(e) for e in events]))
 
     @app.agent(app.topic("identity-links"), name="index_identities", concurrency=1)
     async def index_identities(stream: Any) -> None:
@@ -75,6 +86,29 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
         """The producers' murmur2 partition of a customer: the partition all of their topics put them on."""
         return int(partitioner(cid.encode(), all_partitions, all_partitions))
 
+    timer = DueTimer(rt, customer_events, due_index, producer, catch_up, partition_of)
+    assigned: list[frozenset[Any]] = [frozenset()]
+
+    def on_assignment() -> None:
+        now_assigned = frozenset(app.consumer.assignment())
+        if now_assigned != assigned[0]:
+            assigned[0] = now_assigned
+            catch_up.reset()
+            mine = {tp.partition for tp in now_assigned if tp.topic in INPUT_TOPICS}
+            customer_events.drop_partitions(mine.__contains__)
+
+    @app.timer(s.timer_interval_s, name="publish_due")
+    async def publish_due() -> None:
+        on_assignment()
+        await timer.tick(time.time_ns() // 1_000_000)
+
+    @app.timer(0.05, name="release_held")
+    async def release_held() -> None:
+        if streams and customer_events.aligner is not None and customer_events.aligner.count():
+            await ack(await customer_events.tick())
+
+
+def _highwater(app: faust.App) -> Any:
     def highwater(tp: TP) -> int | None:
         try:
             end = app.consumer.highwater(_tp(tp))
@@ -82,26 +116,21 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
             return None
         return None if end is None else int(end)
 
+    return highwater
+
+
+def _start(app: faust.App) -> Any:
     async def start(tp: TP) -> int:
+        """Where the group resumes a partition: its committed offset, or the log start."""
         thread: Any = getattr(app.consumer, "_thread")  # noqa: B009 - aiokafka's committed() runs on Faust's thread
-        consumer = thread._ensure_consumer()  # noqa: SLF001
+        consumer = thread._ensure_consumer()
         committed = await thread.call_thread(consumer.committed, _tp(tp))
         if committed is not None:
             return int(committed)
         earliest = await app.consumer.earliest_offsets(_tp(tp))
         return int(next(iter(earliest.values()), 0) or 0)
 
-    catch_up = CatchUp(highwater=highwater, start=start, processed=customer_events.processed)
-    timer = DueTimer(rt, customer_events, due_index, producer, catch_up, partition_of)
-    assigned: list[frozenset[Any]] = [frozenset()]
-
-    @app.timer(s.timer_interval_s, name="publish_due")
-    async def publish_due() -> None:
-        now_assigned = frozenset(app.consumer.assignment())
-        if now_assigned != assigned[0]:
-            assigned[0] = now_assigned
-            catch_up.reset()
-        await timer.tick(time.time_ns() // 1_000_000)
+    return start
 
 
 def _tp(tp: TP) -> Any:

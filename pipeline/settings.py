@@ -53,6 +53,10 @@ class Settings:
     producer_linger_ms: int = 5  # JOURNEY_PRODUCER_LINGER_MS
     max_value_bytes: int = 256 * 1024  # JOURNEY_MAX_VALUE_BYTES: larger input values are dead-lettered undecoded
     max_id_chars: int = 128  # JOURNEY_MAX_ID_CHARS: longer identifiers are dead-lettered before any output
+    # JOURNEY_ALIGN_MAX_HOLD_MS / JOURNEY_ALIGN_MAX_HELD: while catching up, events wait for the other input topics
+    # to be read past their time (agents/alignment.py) at most this long, and at most this many per partition
+    align_max_hold_s: float = 5.0
+    align_max_held: int = 20_000
 
     @property
     def embedded(self) -> bool:
@@ -94,4 +98,6 @@ class Settings:
             producer_linger_ms=int(e.get("JOURNEY_PRODUCER_LINGER_MS", d.producer_linger_ms)),
             max_value_bytes=int(e.get("JOURNEY_MAX_VALUE_BYTES", d.max_value_bytes)),
             max_id_chars=int(e.get("JOURNEY_MAX_ID_CHARS", d.max_id_chars)),
+            align_max_hold_s=float(e.get("JOURNEY_ALIGN_MAX_HOLD_MS", d.align_max_hold_s * 1000)) / 1000,
+            align_max_held=int(e.get("JOURNEY_ALIGN_MAX_HELD", d.align_max_held)),
         )

@@ -35,7 +35,7 @@ from pipeline.wire.registry import LocalRegistry
 from tests.integration.support import collect, journey_env, start_worker, stop_process
 
 KILLS = int(os.environ.get("JOURNEY_SOAK_KILLS", "3"))
-CUSTOMERS = int(os.environ.get("JOURNEY_SOAK_CUSTOMERS", "60"))
+CUSTOMERS = int(os.environ.get("JOURNEY_SOAK_CUSTOMERS", "150"))
 SEED = int(os.environ.get("JOURNEY_SOAK_SEED", "11"))
 OUTPUTS = ("decisions", "refund-decisions", "dunning", "notifications", "recovery")
 
@@ -81,10 +81,11 @@ def two_versions(records: list[tuple[str, Any]]) -> list[str]:
 @pytest.mark.integration
 def test_sigkills_during_a_backlog_lose_no_decision_and_never_dun_a_payer(broker: Any, tmp_path: Path) -> None:
     rng = random.Random(SEED)
-    events = [x.event for x in generate(CUSTOMERS, SEED, simulation_start(30), 30)]
+    events = [x.event for x in generate(SEED, CUSTOMERS, simulation_start(30), 30)]
     attempts = {e.payment_id for e in events if isinstance(e, PaymentAttempted)}
     refunds = {e.refund_id for e in events if isinstance(e, RefundRequested)}
-    env = journey_env(broker.bootstrap, tmp_path, JOURNEY_TIMER_CLOCK="wall", JOURNEY_BATCH_MAX="200")
+    env = journey_env(broker.bootstrap, tmp_path, JOURNEY_TIMER_CLOCK="wall", JOURNEY_BATCH_MAX="50",
+                      JOURNEY_TIMER_INTERVAL=os.environ.get("DBG_TIMER", "0.2"))
     codec = Codec(LocalRegistry(tmp_path / "schema-registry.json"))
     started: list[Any] = []
 
@@ -97,7 +98,7 @@ def test_sigkills_during_a_backlog_lose_no_decision_and_never_dun_a_payer(broker
         started.append(proc)
         asyncio.run(produce(broker.bootstrap, encode_all(codec, events)))  # the whole history at once
         for n in range(1, KILLS + 1):
-            time.sleep(rng.uniform(1.0, 6.0))  # random: before the join, mid-batch, while the timer fires
+            time.sleep(rng.uniform(0.5, 4.0))  # random: before the join, mid-batch, while the timer fires
             stop_process(proc, signal.SIGKILL)
             proc = start_worker(env, tmp_path / f"worker-{n}.log")
             started.append(proc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from agents.rules.journey import Context
@@ -11,10 +10,6 @@ from pipeline.metrics import Metrics
 from pipeline.settings import Settings
 from pipeline.wire.codec import Codec
 from pipeline.wire.registry import registry_from_settings
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True)

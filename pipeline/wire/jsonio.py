@@ -26,8 +26,6 @@ from pipeline.wire.codec import load_schemas, physical
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
-_TYPE_WORDS = {"string": "a string", "boolean": "true or false", "int": "an integer", "long": "an integer",
-               "double": "a number", "float": "a number", "null": "null"}
 
 
 @cache

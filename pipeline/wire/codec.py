@@ -131,11 +131,6 @@ class Codec:
         except (KeyError, TypeError, ValueError) as err:
             raise DecodeError("body_invalid", f"{w.name} does not build: {type(err).__name__}") from None
 
-    def decode_header(self, data: bytes) -> tuple[int, str]:
-        """A cheap peek: (schema id, record name), without decoding the body."""
-        sid = _schema_id(data)
-        return sid, (self._writers.get(sid) or self._resolve(sid)).name
-
     def _resolve(self, sid: int) -> _Writer:
         """A schema id we did not register: ask the registry once; remember the answer, also a refusal."""
         refused = self._refused.get(sid)

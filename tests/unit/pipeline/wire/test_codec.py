@@ -264,14 +264,6 @@ def test_a_record_that_does_not_fit_its_schema_names_the_field_and_not_the_value
         codec.encode(Reason(code="A", detail="not a top-level record"))
 
 
-def test_decode_header_names_the_record_without_reading_the_body(codec: Codec) -> None:
-    sid = codec.schema_id("OrderPlaced")
-    assert codec.decode_header(frame(sid, b"\xff\xff garbage")) == (sid, "OrderPlaced")
-    with pytest.raises(DecodeError) as err:
-        codec.decode_header(b"\x03abcd")
-    assert err.value.reason == "bad_magic"
-
-
 # ---- ids we did not register: other producers, older and newer versions
 
 

@@ -28,7 +28,7 @@ class Runtime:
         registry = registry_from_settings(settings.schema_registry_url, settings.data_dir)
         return cls(
             settings=settings,
-            codec=Codec(registry),
+            codec=Codec(registry, schemas_dir=settings.schemas_dir),
             policy=load_policy(settings.policy_path),
             metrics=metrics or Metrics(),
         )

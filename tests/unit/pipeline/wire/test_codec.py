@@ -346,6 +346,25 @@ def test_an_unreachable_registry_is_not_mistaken_for_undecodable_bytes() -> None
     assert not isinstance(err.value, DecodeError)
 
 
+def schemas_elsewhere(tmp_path: Path) -> Path:
+    """A schemas directory that is not the repository's: only DeviceSeen, with a doc string to recognise it by."""
+    other = tmp_path / "other-schemas"
+    other.mkdir()
+    (other / "DeviceSeen.avsc").write_text(json.dumps({**SCHEMAS["DeviceSeen"], "doc": "from elsewhere"}))
+    return other
+
+
+def test_a_codec_built_with_another_schemas_dir_registers_and_uses_only_those_schemas(tmp_path: Path) -> None:
+    registry = CountingRegistry()
+    codec = Codec(registry, schemas_dir=schemas_elsewhere(tmp_path))
+    assert list(codec.schemas) == ["DeviceSeen"]
+    assert [json.loads(text)["doc"] for text in registry.schemas.values()] == ["from elsewhere"]
+    rec = record_for("DeviceSeen")
+    assert codec.decode(codec.encode(rec)) == rec
+    with pytest.raises(EncodeError):
+        codec.encode(record_for("PaymentAttempted"))
+
+
 def test_a_second_codec_on_the_same_registry_reads_the_first_ones_bytes(tmp_path: Path) -> None:
     path = tmp_path / "registry.json"
     rec = record_for("Notification")

@@ -1,4 +1,4 @@
-"""What a running worker shares between its agents: settings, codec, policy, metrics and the clock."""
+"""What a running worker shares between its agents: settings, codec, policy, metrics and the rules' Context."""
 
 from __future__ import annotations
 

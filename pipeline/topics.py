@@ -1,4 +1,4 @@
-"""The topic contract: names, keys, partitioning and which records travel on each topic.
+"""The topic contract: names, keys and partitioning. Which records travel on a topic is each schema's `topic`.
 
 Every topic is keyed by customer_id (identity-links by identifier) and has the same partition count, so the
 customer agent's streams and tables are co-partitioned and no hot-path repartitioning is needed.

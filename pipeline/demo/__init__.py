@@ -111,7 +111,7 @@ def _drive(settings: Settings, bootstrap: str, worker: subprocess.Popen[bytes], 
 async def _publish_and_collect(bootstrap: str, codec: Codec, events: list[Any], extra: list[Outgoing], port: int,
                                expected: dict[str, int], worker: subprocess.Popen[bytes],
                                timeout_s: float) -> tuple[list[Any], list[tuple[str, dict[str, str]]]]:
-    """Publish the history day by day (pipeline/pacing.py), each processed before the next, while collecting."""
+    """Publish the history day by day (pipeline/sim/pacing.py), each processed before the next, while collecting."""
     outputs: list[Any] = []
     dead: list[tuple[str, dict[str, str]]] = []
     counts: Counter[str] = Counter()

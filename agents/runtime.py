@@ -1,8 +1,7 @@
-"""What a running worker shares between its agents: settings, codec, policy, metrics and the clock."""
+"""What a running worker shares between its agents: settings, codec, policy, metrics and the rules' Context."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from agents.rules.journey import Context
@@ -12,10 +11,6 @@ from pipeline.policies import load_policy
 from pipeline.settings import Settings
 from pipeline.wire.codec import Codec
 from pipeline.wire.registry import registry_from_settings
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True)
@@ -34,7 +29,7 @@ class Runtime:
         registry = registry_from_settings(settings.schema_registry_url, settings.data_dir)
         return cls(
             settings=settings,
-            codec=Codec(registry),
+            codec=Codec(registry, schemas_dir=settings.schemas_dir),
             policy=load_policy(settings.policy_path, settings.declines_path),
             metrics=metrics or Metrics(),
         )

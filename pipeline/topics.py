@@ -1,12 +1,10 @@
-"""The topic contract: names, keys, partitioning and which records travel on each topic.
+"""The topic contract: names, keys and partitioning. Which records travel on a topic is each schema's `topic`.
 
 Every topic is keyed by customer_id (identity-links by identifier) and has the same partition count, so the
 customer agent's streams and tables are co-partitioned and no hot-path repartitioning is needed.
 """
 
 from __future__ import annotations
-
-from agents.rules.events import RECORD_TYPES
 
 INPUT_TOPICS = ("payments", "devices", "orders", "refunds", "customers")
 OUTPUT_TOPICS = ("decisions", "dunning", "recovery", "refund-decisions", "notifications")
@@ -20,11 +18,6 @@ def dlq_topic(topic: str) -> str:
 
 DLQ_TOPICS = tuple(dlq_topic(t) for t in (*INPUT_TOPICS, "dunning-due", "identity-links"))
 ALL_TOPICS = (*INPUT_TOPICS, *OUTPUT_TOPICS, *INTERNAL_TOPICS, *DLQ_TOPICS)
-
-
-def records_on(topic: str) -> tuple[str, ...]:
-    """Names of the record types that travel on a topic."""
-    return tuple(name for name, cls in RECORD_TYPES.items() if getattr(cls, "TOPIC", None) == topic)
 
 
 def topic_specs(partitions: int) -> dict[str, int]:

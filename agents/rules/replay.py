@@ -16,12 +16,8 @@ from agents.rules.identity import IdentityNode, apply_link
 from agents.rules.journey import Context, CustomerState, fire_due, handle, identifiers_needed
 from agents.rules.policy import Policy
 
-INTERNAL = frozenset({"identity-links", "dunning-due"})
 
-
-def replay(
-    events: Iterable[Any], policy: Policy, ctx: Context, until: int | None = None, internal: bool = False
-) -> Iterator[Any]:
+def replay(events: Iterable[Any], policy: Policy, ctx: Context, until: int | None = None) -> Iterator[Any]:
     """Yield every output record, as the live pipeline would emit them, for `events` sorted by occurred_at.
 
     Retries and reminders still pending after the last event fire up to `until` (all of them when None).
@@ -38,8 +34,6 @@ def replay(
         yield from step.outputs
         for rec in step.links:
             index[rec.identifier] = apply_link(index.get(rec.identifier), rec)
-            if internal:
-                yield rec
     horizon = until if until is not None else 2**62
     tail: list[Any] = []
     for cid in sorted(states):

@@ -25,7 +25,8 @@ from pipeline.wire.registry import registry_from_settings
 
 
 def codec_for(settings: Settings) -> Codec:
-    return Codec(registry_from_settings(settings.schema_registry_url, settings.data_dir))
+    registry = registry_from_settings(settings.schema_registry_url, settings.data_dir)
+    return Codec(registry, schemas_dir=settings.schemas_dir)
 
 
 def publish_records(settings: Settings, records: list[Any]) -> int:
@@ -34,14 +35,14 @@ def publish_records(settings: Settings, records: list[Any]) -> int:
         return asyncio.run(produce(conn.bootstrap, encode_all(codec, records), _progress("published", len(records))))
 
 
-def read_events(lines: Iterable[str]) -> tuple[list[Any], list[str]]:
+def read_events(lines: Iterable[str], schemas_dir: Path) -> tuple[list[Any], list[str]]:
     """Parse JSON lines into records; returns (records, errors naming the line)."""
     records, errors = [], []
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            _, rec = jsonio.parse_line(line, n)
+            _, rec = jsonio.parse_line(line, n, schemas_dir)
         except InputError as err:
             errors.append(f"line {n}: {err}")
             continue
@@ -50,7 +51,7 @@ def read_events(lines: Iterable[str]) -> tuple[list[Any], list[str]]:
 
 
 def publish_file(settings: Settings, path: Path, skip_invalid: bool) -> int:
-    records, errors = _read_path(path)
+    records, errors = _read_path(path, settings.schemas_dir)
     for e in errors:
         print(e, file=sys.stderr)
     if errors and not skip_invalid:
@@ -62,12 +63,12 @@ def publish_file(settings: Settings, path: Path, skip_invalid: bool) -> int:
     return 0
 
 
-def _read_path(path: Path) -> tuple[list[Any], list[str]]:
+def _read_path(path: Path, schemas_dir: Path) -> tuple[list[Any], list[str]]:
     if str(path) == "-":
-        return read_events(sys.stdin)
+        return read_events(sys.stdin, schemas_dir)
     try:
         with open(path) as fh:
-            return read_events(fh)
+            return read_events(fh, schemas_dir)
     except OSError as err:
         raise JourneyError(f"cannot read {path}: {err.strerror}") from err
 
@@ -95,7 +96,7 @@ def _describe(codec: Codec, topic: str, partition: int, offset: int, key: bytes 
               headers: list[tuple[str, bytes]]) -> dict[str, Any]:
     meta = {"topic": topic, "partition": partition, "offset": offset, "key": (key or b"").decode(errors="replace")}
     try:
-        return {**meta, **jsonio.record_to_json(codec.decode(value or b""))}
+        return {**meta, **jsonio.record_to_json(codec.decode(value or b""), codec.schemas_dir)}
     except DecodeError as err:
         return {**meta, "undecodable": err.reason,
                 "headers": {k: v.decode(errors="replace") for k, v in headers},
@@ -104,7 +105,7 @@ def _describe(codec: Codec, topic: str, partition: int, offset: int, key: bytes 
 
 def run_replay(settings: Settings, events_path: Path, policy_path: Path | None, out_path: Path | None,
                compare_path: Path | None, until: str | None) -> int:
-    records, errors = _read_path(events_path)
+    records, errors = _read_path(events_path, settings.schemas_dir)
     if errors:
         for e in errors:
             print(e, file=sys.stderr)
@@ -116,7 +117,7 @@ def run_replay(settings: Settings, events_path: Path, policy_path: Path | None, 
     sink = open(out_path, "w") if out_path else sys.stdout  # noqa: SIM115
     try:
         for rec in outputs:
-            sink.write(json.dumps({"topic": rec.TOPIC, **jsonio.record_to_json(rec)}) + "\n")
+            sink.write(json.dumps({"topic": rec.TOPIC, **jsonio.record_to_json(rec, settings.schemas_dir)}) + "\n")
     finally:
         if out_path:
             sink.close()

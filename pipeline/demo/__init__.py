@@ -37,7 +37,6 @@ OUTPUTS = ("decisions", "refund-decisions", "dunning", "notifications", "recover
            "payments-dlq", "orders-dlq", "refunds-dlq")
 
 
-
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -63,7 +62,8 @@ def run_demo(settings: Settings, customers: int, seed: int, timeout_s: float) ->
 
 def _start_worker(settings: Settings, bootstrap: str, tansu: bool, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "JOURNEY_TANSU": "1" if tansu else "0",
-           "JOURNEY_DATA_DIR": str(settings.data_dir), "JOURNEY_WEB_PORT": str(port), "JOURNEY_APP_ID": settings.app_id,
+           "JOURNEY_DATA_DIR": str(settings.data_dir), "JOURNEY_SCHEMAS": str(settings.schemas_dir),
+           "JOURNEY_WEB_PORT": str(port), "JOURNEY_APP_ID": settings.app_id,
            "JOURNEY_TIMER_CLOCK": "event",  # the demo replays past history: its timers follow event time
            "JOURNEY_SESSION_TIMEOUT": "3" if tansu else str(settings.session_timeout_s)}  # Tansu joins: TANSU.md
     log = open(settings.data_dir / "worker.log", "wb")  # noqa: SIM115 (closed by the child's exit)
@@ -84,7 +84,8 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
 
 def _drive(settings: Settings, bootstrap: str, worker: subprocess.Popen[bytes], port: int, customers: int,
            seed: int, timeout_s: float, started: float) -> int:
-    codec = Codec(registry_from_settings(settings.schema_registry_url, settings.data_dir))
+    registry = registry_from_settings(settings.schema_registry_url, settings.data_dir)
+    codec = Codec(registry, schemas_dir=settings.schemas_dir)
     labelled = simulation.generate(seed, customers, simulation_start(30), 30)
     events = [x.event for x in labelled]
     broken = _broken_messages(codec, events)
@@ -110,7 +111,7 @@ def _drive(settings: Settings, bootstrap: str, worker: subprocess.Popen[bytes], 
 async def _publish_and_collect(bootstrap: str, codec: Codec, events: list[Any], extra: list[Outgoing], port: int,
                                expected: dict[str, int], worker: subprocess.Popen[bytes],
                                timeout_s: float) -> tuple[list[Any], list[tuple[str, dict[str, str]]]]:
-    """Publish the history day by day (pipeline/pacing.py), each processed before the next, while collecting."""
+    """Publish the history day by day (pipeline/sim/pacing.py), each processed before the next, while collecting."""
     outputs: list[Any] = []
     dead: list[tuple[str, dict[str, str]]] = []
     counts: Counter[str] = Counter()

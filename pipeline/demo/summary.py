@@ -107,11 +107,6 @@ def _stories(decisions: Sequence[Any], refunds: Sequence[Any], by_id: Mapping[st
     return head + "\n\n" + "\n\n".join(blocks) if blocks else ""
 
 
-def _story(d: Any, by_id: Mapping[str, Labelled]) -> str:
-    lab = by_id.get(d.source_event_id)
-    return lab.story if lab else ""
-
-
 def _dunning(steps: Sequence[Any], recovered: Sequence[Any], notes: Sequence[Any]) -> str:
     if not steps:
         return ""

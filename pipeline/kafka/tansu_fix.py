@@ -86,7 +86,3 @@ def uninstall_end_offsets_fix() -> None:
     if _original is not None:
         driver.AIOKafkaConsumerThread._highwaters = _original  # type: ignore[method-assign]
         _original = None
-
-
-def end_offsets_fix_installed() -> bool:
-    return _original is not None

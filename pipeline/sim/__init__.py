@@ -6,8 +6,8 @@ clock: the start time is an argument) and free of real personal data (names like
 example.test, IPs from the documentation ranges).
 
 `generate` plays every seed story of shared/DOMAIN.md once, then fills the population with legitimate customers
-(pipeline/sim_life.py) and a minority of fraud actors (pipeline/sim_stories.py). `story_events` plays one story
-alone, for tests of other modules. The building blocks live in pipeline/sim_world.py and pipeline/sim_events.py.
+(life.py) and a minority of fraud actors (stories.py). `story_events` plays one story alone, for tests of other
+modules. The building blocks live in world.py and events.py; pacing.py cuts a history into waves for publishing.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The wire codec: records <-> Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro body).
 
-Every schema in schemas/ is parsed and registered once, when the codec is built; encode and decode then do no
-schema work. fastavro reads and writes with `timestamp-millis` stripped to plain `long`: the bytes are the
-same and timestamps stay epoch-millisecond ints, as the rules use them: no datetime objects on the hot path.
+Every schema in the schemas directory (Settings.schemas_dir, JOURNEY_SCHEMAS; the repository's schemas/ by
+default) is parsed and registered once, when the codec is built; encode and decode then do no schema work.
+fastavro reads and writes with `timestamp-millis` stripped to plain `long`: the bytes are the same and timestamps
+stay epoch-millisecond ints, as the rules use them: no datetime objects on the hot path.
 
 Bytes written under a schema id we did not register ourselves (another producer, an older or newer version of
 this project) are read with the writer's schema from the registry, resolved against ours: schemas can evolve.
@@ -28,9 +29,9 @@ from fastavro.validation import ValidationError, validate
 
 from agents.rules.events import RECORD_TYPES
 from pipeline.errors import DecodeError, EncodeError, JourneyError, SchemaNotFound
+from pipeline.settings import SCHEMAS_DIR
 from pipeline.wire.registry import SchemaRegistry, subject_for
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 MAGIC = 0
 _HEADER = struct.Struct(">BI")
 REFUSAL_RETRY_S = 30.0  # how long an id the registry did not give us a readable schema for stays refused
@@ -75,6 +76,7 @@ class _Writer:
 class Codec:
     def __init__(self, registry: SchemaRegistry, schemas_dir: Path = SCHEMAS_DIR) -> None:
         self.registry = registry
+        self.schemas_dir = schemas_dir
         self.schemas = load_schemas(schemas_dir)
         stale = sorted(set(self.schemas) - set(RECORD_TYPES))
         if stale:
@@ -130,11 +132,6 @@ class Codec:
             return w.build(value)
         except (KeyError, TypeError, ValueError) as err:
             raise DecodeError("body_invalid", f"{w.name} does not build: {type(err).__name__}") from None
-
-    def decode_header(self, data: bytes) -> tuple[int, str]:
-        """A cheap peek: (schema id, record name), without decoding the body."""
-        sid = _schema_id(data)
-        return sid, (self._writers.get(sid) or self._resolve(sid)).name
 
     def _resolve(self, sid: int) -> _Writer:
         """A schema id we did not register: ask the registry once; remember the answer, also a refusal."""

@@ -5,6 +5,9 @@ offset `journey tail` prints) are ignored. In values, timestamps are ISO-8601 UT
 epoch milliseconds; money is integer minor units; enum values are the lower-case words of the schemas;
 optional fields may be left out and take their schema defaults. Errors name the field (also as
 `InputError.field`) and never echo personal data.
+
+The schemas come from `schemas_dir` (Settings.schemas_dir where a caller has one; the repository's schemas/ by
+default), each directory read once.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import fastavro
@@ -21,22 +25,20 @@ from fastavro.validation import ValidationError, validate
 
 from agents.rules.events import RECORD_TYPES
 from pipeline.errors import InputError
-from pipeline.wire.codec import load_schemas, physical
+from pipeline.wire.codec import SCHEMAS_DIR, load_schemas, physical
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
-_TYPE_WORDS = {"string": "a string", "boolean": "true or false", "int": "an integer", "long": "an integer",
-               "double": "a number", "float": "a number", "null": "null"}
 
 
 @cache
-def _schemas() -> dict[str, dict[str, Any]]:
-    return load_schemas()
+def _schemas(schemas_dir: Path) -> dict[str, dict[str, Any]]:
+    return load_schemas(schemas_dir)
 
 
 @cache
-def _named(name: str) -> dict[str, Any]:
+def _named(name: str, schemas_dir: Path) -> dict[str, Any]:
     """Named types (records, enums) of one schema file by short and full name: references like `Channel`."""
     found: dict[str, Any] = {}
 
@@ -54,13 +56,13 @@ def _named(name: str) -> dict[str, Any]:
             walk(t.get("items"), namespace)
             walk(t.get("values"), namespace)
 
-    walk(_schemas()[name], "")
+    walk(_schemas(schemas_dir)[name], "")
     return found
 
 
 @cache
-def _parsed(name: str) -> Any:
-    return fastavro.parse_schema(physical(_schemas()[name]))
+def _parsed(name: str, schemas_dir: Path) -> Any:
+    return fastavro.parse_schema(physical(_schemas(schemas_dir)[name]))
 
 
 def parse_timestamp(value: Any, field: str) -> int:
@@ -186,17 +188,17 @@ def _record_from_json(schema: Mapping[str, Any], value: Any, path: str,
     return out
 
 
-def record_from_json(type_name: str, value: Mapping[str, Any]) -> Any:
+def record_from_json(type_name: str, value: Mapping[str, Any], schemas_dir: Path = SCHEMAS_DIR) -> Any:
     """`{"type": type_name, "value": value}` -> the events.py record.
 
     InputError names the bad field as a dotted path from the type: `PaymentDecision.reasons[0].code`.
     """
-    schemas = _schemas()
+    schemas = _schemas(schemas_dir)
     if type_name not in schemas:
-        raise _unknown_type(type_name)
-    data = _record_from_json(schemas[type_name], value, type_name, _named(type_name))
+        raise _unknown_type(type_name, schemas_dir)
+    data = _record_from_json(schemas[type_name], value, type_name, _named(type_name, schemas_dir))
     try:  # belt and braces: the walk above should already have caught everything fastavro would
-        validate(data, _parsed(type_name), raise_errors=True)
+        validate(data, _parsed(type_name, schemas_dir), raise_errors=True)
     except ValidationError as err:
         named = [e.field for e in err.errors if getattr(e, "field", "")]
         fields = sorted({f"{type_name}.{f.rpartition('.')[2]}" for f in named})
@@ -226,22 +228,23 @@ def _to_json(t: Any, value: Any, names: Mapping[str, Any]) -> Any:
     return value
 
 
-def record_to_json(record: Any) -> dict[str, Any]:
+def record_to_json(record: Any, schemas_dir: Path = SCHEMAS_DIR) -> dict[str, Any]:
     """{"type": Name, "value": {...}} with timestamps as ISO-8601 UTC strings (`...T10:00:00.000Z`)."""
     name = type(record).SCHEMA
-    return {"type": name, "value": _to_json(_schemas()[name], record.to_record(), _named(name))}
+    schema = _schemas(schemas_dir)[name]
+    return {"type": name, "value": _to_json(schema, record.to_record(), _named(name, schemas_dir))}
 
 
-def parse_line(line: str, lineno: int) -> tuple[str, Any]:
+def parse_line(line: str, lineno: int, schemas_dir: Path = SCHEMAS_DIR) -> tuple[str, Any]:
     """One `journey publish` line -> (topic, record). InputError carries `lineno`; callers print the line."""
     try:
-        return _parse_line(line)
+        return _parse_line(line, schemas_dir)
     except InputError as err:
         err.lineno = lineno
         raise
 
 
-def _parse_line(line: str) -> tuple[str, Any]:
+def _parse_line(line: str, schemas_dir: Path) -> tuple[str, Any]:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as err:
@@ -249,15 +252,16 @@ def _parse_line(line: str) -> tuple[str, Any]:
     if not isinstance(obj, dict) or not {"topic", "type", "value"} <= set(obj):
         raise InputError('expected an object with "topic", "type" and "value"')
     type_name = obj["type"]
-    if not isinstance(type_name, str) or type_name not in _schemas():
-        raise _unknown_type(type_name)
-    expected = _schemas()[type_name]["topic"]
+    schemas = _schemas(schemas_dir)
+    if not isinstance(type_name, str) or type_name not in schemas:
+        raise _unknown_type(type_name, schemas_dir)
+    expected = schemas[type_name]["topic"]
     if obj["topic"] != expected:
         got = str(obj["topic"])[:60]
         raise InputError(f"{type_name} belongs on topic {expected!r}, not {got!r}", field="topic")
-    return expected, record_from_json(type_name, obj["value"])
+    return expected, record_from_json(type_name, obj["value"], schemas_dir)
 
 
-def _unknown_type(type_name: Any) -> InputError:
-    known = ", ".join(sorted(_schemas()))
+def _unknown_type(type_name: Any, schemas_dir: Path) -> InputError:
+    known = ", ".join(sorted(_schemas(schemas_dir)))
     return InputError(f"unknown record type {str(type_name)[:60]!r}; known: {known}", field="type")

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,50 @@ def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> No
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@dataclass(frozen=True)
+class Process:
+    """A process as /proc knows it. The start time tells a process from a later one that reuses its pid."""
+
+    pid: int
+    started: int  # clock ticks after boot (/proc/PID/stat field 22)
+    command: str
+
+    @property
+    def running(self) -> bool:
+        now = _proc_stat(self.pid)
+        return now is not None and int(now[19]) == self.started and now[0] != "Z"  # a zombie has exited
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on; the command name before it may contain spaces and parentheses."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def descendants(pid: int) -> set[Process]:
+    """Every live process below `pid`: children, grandchildren and so on."""
+    parents: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _proc_stat(int(entry))) is not None:
+            stats[int(entry)] = stat
+            parents.setdefault(int(stat[1]), []).append(int(entry))
+    found: set[Process] = set()
+    todo = list(parents.get(pid, []))
+    while todo:
+        child = todo.pop()
+        todo += parents.get(child, [])
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        found.add(Process(child, int(stats[child][19]), command.strip()))
+    return found
 
 
 def write_jsonl(path: Path, records: Iterable[Any]) -> Path:

@@ -5,7 +5,7 @@ strategy, the payment method to offer first, perks, and the reasons for all of i
 
 - The risk score: `risk_score` here, [checkout] base_score plus the points of every signal that fires,
   clamped to 0-100. Signals from the customer's own profile (usual device, new card, card testing, takeover,
-  own chargebacks, ...) are one function each in checkout_signals.py; signals from other customers'
+  own chargebacks, ...) are one function each in signals.py; signals from other customers'
   identities (stolen card, linked fraudster, the non-contamination rule) in linked_risk.py. Weights:
   [checkout.weights].
 - The outcome: `choose_outcome` here. Radar-like bands: decline from `decline_from`; in the grey zone from

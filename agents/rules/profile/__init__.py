@@ -2,7 +2,7 @@
 
 One value per customer_id (the `customer_profiles` table). `update_profile` returns a new profile and never
 mutates its input (Faust persists only what is assigned). Bounded: identifier lists keep the most recently
-used entries, recent activity keeps a few days, the rest are aggregates (limits in profile_records.py).
+used entries, recent activity keeps a few days, the rest are aggregates (limits in records.py).
 
 Trust comes from success, not from sightings: a device, card or address counts as the customer's own once a
 payment made with it succeeded. A DeviceSeen or a failed attempt only records that it was seen.

@@ -7,8 +7,8 @@ outside the customer's return window (deny) > a claim above the order's amount (
 (traced, refunded if it does not arrive) > a loyal customer (instant) > a clean history and a small amount (instant)
 > nothing to send back (review) > everyone else (refund on return).
 
-The customer's history lives in refund_history.py, cross-account linking in refund_links.py, the policy in
-refund_policy.py; this module re-exports what the journey and the report use.
+The customer's history lives in history.py, cross-account linking in links.py, the policy in policy.py; this
+module re-exports what the journey and the report use.
 """
 
 from __future__ import annotations

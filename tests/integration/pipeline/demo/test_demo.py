@@ -3,24 +3,65 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.integration.support import Process, descendants
+
 pytestmark = pytest.mark.integration
+
+
+def run_watching_descendants(command: list[str], env: dict[str, str], out: Path, err: Path,
+                             timeout: float) -> tuple[int, set[Process]]:
+    """Run `command` to its end, noting every process it starts (polling /proc); (exit code, processes seen).
+
+    On a timeout the command and everything it started are killed, so a failing test leaks nothing either.
+    """
+    seen: set[Process] = set()
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        proc = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr)
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            seen |= descendants(proc.pid)
+            time.sleep(0.2)
+    finally:
+        finished = proc.poll() is not None
+        if not finished:
+            proc.kill()
+            proc.wait()
+            kill_all(seen)
+    if not finished:
+        pytest.fail(f"the demo did not finish within {timeout:g} s")
+    return proc.returncode, seen
+
+
+def kill_all(processes: set[Process]) -> None:
+    for p in processes:
+        if p.running:
+            os.kill(p.pid, signal.SIGKILL)
 
 
 def test_demo_decides_every_attempt_through_the_real_broker_and_cleans_up(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "JOURNEY_", "SCHEMA_REGISTRY"))}
-    run = subprocess.run([sys.executable, "-m", "pipeline.cli", "demo", "--customers", "40", "--timeout", "180"],
-                         env={**env, "JOURNEY_DATA_DIR": str(tmp_path)}, capture_output=True, text=True, timeout=400)
-    assert run.returncode == 0, run.stderr[-3000:] + run.stdout[-3000:]
-    out = run.stdout
-    assert "What came out" in out and "MISSING" not in out
-    assert "Checkout decisions by who really made the attempt" in out
-    assert "serial_empty_box" in out and "Parked, not lost" in out
-    leftover = subprocess.run(["pgrep", "-f", f"JOURNEY_DATA_DIR={tmp_path}|{tmp_path}/demo"], capture_output=True)
-    assert leftover.stdout == b""
-    assert "processed [" in run.stderr, "the demo shows progress"
+    out, err = tmp_path / "demo.out", tmp_path / "demo.err"
+    code, started = run_watching_descendants(
+        [sys.executable, "-m", "pipeline.cli", "demo", "--customers", "40", "--timeout", "180"],
+        {**env, "JOURNEY_DATA_DIR": str(tmp_path / "data")}, out, err, timeout=400)
+    leftover = sorted(f"{p.pid} {p.command}" for p in started if p.running)
+    kill_all(started)  # stop what the demo left behind before failing on it
+    stdout, stderr = out.read_text(), err.read_text()
+    assert code == 0, stderr[-3000:] + stdout[-3000:]
+    assert "What came out" in stdout and "MISSING" not in stdout
+    assert "Checkout decisions by who really made the attempt" in stdout
+    assert "serial_empty_box" in stdout and "Parked, not lost" in stdout
+    assert "processed [" in stderr, "the demo shows progress"
+    commands = [p.command for p in started]
+    assert any(" broker --listener-url " in c for c in commands), commands  # the embedded Tansu was seen
+    assert any(c.endswith("-m pipeline.cli worker") for c in commands), commands  # and the worker
+    assert leftover == []

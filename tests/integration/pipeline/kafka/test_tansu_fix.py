@@ -1,5 +1,5 @@
-"""Tansu's wrong end offsets (shared/TANSU.md) and the workaround in pipeline/tansu_fix.py: the bug, the fix, and a
-real Faust table recovery with and without it."""
+"""Tansu's wrong end offsets (shared/TANSU.md) and the workaround in pipeline/kafka/tansu_fix.py: the bug, the fix,
+and a real Faust table recovery with and without it."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ async def ten_records_in_one_batch(bootstrap: str) -> dict[TopicPartition, int]:
 
 
 def test_tansu_reports_a_short_end_offset(broker: EmbeddedBroker) -> None:
-    """When this fails, Tansu answers ListOffsets correctly: delete pipeline/tansu_fix.py, its tests and its call."""
+    """When this fails, Tansu answers ListOffsets correctly: delete pipeline/kafka/tansu_fix.py, its tests, its call."""
     reported = asyncio.run(ten_records_in_one_batch(broker.bootstrap))
     assert reported[TP] < 10
 

@@ -1,6 +1,6 @@
 """The live pipeline and `journey replay` produce the same decisions for the same events (issue 3).
 
-The live run receives the shared file in waves (pipeline/pacing.py), as a shop's traffic spreads over time, each
+The live run receives the shared file in waves (pipeline/sim/pacing.py), as a shop's traffic spreads over time, each
 processed before the next is sent.
 """
 
@@ -53,13 +53,3 @@ def test_live_pipeline_and_replay_agree_on_a_shared_event_file(broker: Any, tmp_
             offline[rec["value"]["event_id"]] = rec["value"]
     assert len(live) == expected and set(live) == set(offline)
     assert [k for k, r in live.items() if record_to_json(r)["value"] != offline[k]] == []
-
-
-def test_waves_never_mix_topics_for_one_customer() -> None:
-    events = [x.event for x in generate(5, 20, 1_760_000_000_000, 30)]
-    for wave in waves(events):
-        per: dict[str, set[str]] = {}
-        for e in wave:
-            per.setdefault(e.customer_id, set()).add(e.TOPIC)
-        assert all(len(t) == 1 for t in per.values())
-    assert sum(len(w) for w in waves(events)) == len(events)

@@ -121,6 +121,8 @@ def test_failed_payment_and_refund_produce_dunning_notifications_and_a_refund_de
     assert [r.refund_id for r in refunds] == ["r1"]
     steps = [r for t, r, _ in got if t == "dunning"]
     assert any(s.case_id for s in steps)
-    for _, note, _ in [x for x in got if x[0] == "notifications"]:
+    notes = [r for t, r, _ in got if t == "notifications"]
+    assert notes, "the failed payment and the refund decision notify their customers"
+    for note in notes:
         text = str(note.to_record())
         assert "Customer 0" not in text and "@example.test" not in text

@@ -90,3 +90,15 @@ def test_replay_compare_reports_which_decisions_another_policy_changes(tmp_path:
     assert "decisions change under" in run.stderr
     first_line = next(line for line in run.stderr.splitlines() if "decisions change under" in line)
     assert not first_line.startswith("0 of"), first_line
+
+
+def test_replay_reads_events_with_the_schemas_of_journey_schemas(tmp_path: Path) -> None:
+    only_devices = tmp_path / "schemas"
+    only_devices.mkdir()
+    repo_schemas = Path(__file__).resolve().parents[4] / "schemas"
+    (only_devices / "DeviceSeen.avsc").write_text((repo_schemas / "DeviceSeen.avsc").read_text())
+    events = tmp_path / "e.jsonl"
+    events.write_text(json.dumps({"topic": "orders", "type": "OrderPlaced", "value": {}}) + "\n")
+    run = journey("replay", str(events), env_extra={"JOURNEY_SCHEMAS": str(only_devices)})
+    assert run.returncode == 2
+    assert "line 1: unknown record type 'OrderPlaced'; known: DeviceSeen" in run.stderr

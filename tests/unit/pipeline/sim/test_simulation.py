@@ -122,6 +122,7 @@ def test_the_label_index_finds_every_event_by_its_id() -> None:
 
 def test_every_outcome_and_chargeback_follows_an_attempt_of_the_same_customer() -> None:
     attempted: dict[str, PaymentAttempted] = {}
+    checked: Counter[str] = Counter()
     for x in POPULATION:
         e = x.event
         if isinstance(e, PaymentAttempted):
@@ -129,11 +130,14 @@ def test_every_outcome_and_chargeback_follows_an_attempt_of_the_same_customer() 
         elif isinstance(e, PaymentSucceeded | PaymentFailed | AuthenticationResult | Chargeback):
             a = attempted.get(e.payment_id)
             assert a is not None and a.customer_id == e.customer_id and a.occurred_at < e.occurred_at
+            checked[type(e).__name__] += 1
+    assert set(checked) == {"PaymentSucceeded", "PaymentFailed", "AuthenticationResult", "Chargeback"}
 
 
 def test_deliveries_payments_and_refunds_follow_an_order_of_the_same_customer() -> None:
     orders: dict[str, OrderPlaced] = {}
     claims: dict[str, RefundRequested] = {}
+    checked: Counter[str] = Counter()
     for x in POPULATION:
         e = x.event
         if isinstance(e, OrderPlaced):
@@ -142,8 +146,11 @@ def test_deliveries_payments_and_refunds_follow_an_order_of_the_same_customer() 
             assert orders[e.order_id].customer_id == e.customer_id
             if isinstance(e, RefundRequested):
                 claims[e.refund_id] = e
+            checked[type(e).__name__] += 1
         elif isinstance(e, RefundIssued):
             assert claims[e.refund_id].customer_id == e.customer_id
+            checked[type(e).__name__] += 1
+    assert set(checked) == {"OrderDelivered", "PaymentAttempted", "RefundRequested", "RefundIssued"}
 
 
 def test_a_legitimate_customer_sets_preferences_before_anything_else() -> None:
@@ -156,16 +163,21 @@ def test_a_legitimate_customer_sets_preferences_before_anything_else() -> None:
 
 
 def test_no_real_looking_personal_data() -> None:
+    checked: Counter[str] = Counter()
     for x in POPULATION:
         e = x.event
         if isinstance(e, RefundRequested):
             assert e.claimant_email.endswith("@example.test")
             assert re.fullmatch(r"Customer \d+", e.claimant_name)
+            checked["claimant"] += 1
         if isinstance(e, CustomerPreferencesUpdated):
             assert re.fullmatch(r"Customer \d+", e.name)
+            checked["name"] += 1
         ip = getattr(e, "ip", None)
         if ip is not None:
             assert any(ipaddress.ip_address(ip) in net for net in DOC_NETS), ip
+            checked["ip"] += 1
+    assert set(checked) == {"claimant", "name", "ip"}
 
 
 def test_money_is_mostly_euro_with_realistic_amounts() -> None:

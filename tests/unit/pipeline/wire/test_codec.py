@@ -264,14 +264,6 @@ def test_a_record_that_does_not_fit_its_schema_names_the_field_and_not_the_value
         codec.encode(Reason(code="A", detail="not a top-level record"))
 
 
-def test_decode_header_names_the_record_without_reading_the_body(codec: Codec) -> None:
-    sid = codec.schema_id("OrderPlaced")
-    assert codec.decode_header(frame(sid, b"\xff\xff garbage")) == (sid, "OrderPlaced")
-    with pytest.raises(DecodeError) as err:
-        codec.decode_header(b"\x03abcd")
-    assert err.value.reason == "bad_magic"
-
-
 # ---- ids we did not register: other producers, older and newer versions
 
 
@@ -352,6 +344,25 @@ def test_an_unreachable_registry_is_not_mistaken_for_undecodable_bytes() -> None
     with pytest.raises(RegistryError) as err:
         codec.decode(frame(4242, b"\x00"))
     assert not isinstance(err.value, DecodeError)
+
+
+def schemas_elsewhere(tmp_path: Path) -> Path:
+    """A schemas directory that is not the repository's: only DeviceSeen, with a doc string to recognise it by."""
+    other = tmp_path / "other-schemas"
+    other.mkdir()
+    (other / "DeviceSeen.avsc").write_text(json.dumps({**SCHEMAS["DeviceSeen"], "doc": "from elsewhere"}))
+    return other
+
+
+def test_a_codec_built_with_another_schemas_dir_registers_and_uses_only_those_schemas(tmp_path: Path) -> None:
+    registry = CountingRegistry()
+    codec = Codec(registry, schemas_dir=schemas_elsewhere(tmp_path))
+    assert list(codec.schemas) == ["DeviceSeen"]
+    assert [json.loads(text)["doc"] for text in registry.schemas.values()] == ["from elsewhere"]
+    rec = record_for("DeviceSeen")
+    assert codec.decode(codec.encode(rec)) == rec
+    with pytest.raises(EncodeError):
+        codec.encode(record_for("PaymentAttempted"))
 
 
 def test_a_second_codec_on_the_same_registry_reads_the_first_ones_bytes(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from agents.rules.events import DeviceSeen, PaymentAttempted
 from pipeline.errors import InputError
 from pipeline.wire.jsonio import format_timestamp, parse_line, parse_timestamp, record_from_json, record_to_json
-from tests.unit.pipeline.wire.test_codec import SCHEMAS, record_for
+from tests.unit.pipeline.wire.test_codec import SCHEMAS, record_for, schemas_elsewhere
 
 ATTEMPT: dict[str, Any] = {
     "event_id": "e1", "customer_id": "c1", "occurred_at": "2026-11-01T10:00:00Z", "payment_id": "p1",
@@ -171,3 +172,14 @@ def test_a_bad_publish_line_says_what_is_wrong_and_carries_its_number(line: str,
     with pytest.raises(InputError) as err:
         parse_line(line, 12)
     assert words in str(err.value) and err.value.lineno == 12
+
+
+def test_json_is_read_and_written_with_the_schemas_dir_given(tmp_path: Path) -> None:
+    other = schemas_elsewhere(tmp_path)  # DeviceSeen only
+    device = {"event_id": "e", "customer_id": "c", "occurred_at": "2026-11-01T10:00:00Z", "device_id": "d",
+              "ip": "1", "ip_country": "NL", "user_agent": "x"}
+    rec = record_from_json("DeviceSeen", device, other)
+    assert record_to_json(rec, other)["value"]["occurred_at"] == "2026-11-01T10:00:00.000Z"
+    with pytest.raises(InputError) as err:
+        parse_line(json.dumps({"topic": "payments", "type": "PaymentAttempted", "value": ATTEMPT}), 3, other)
+    assert str(err.value).endswith("known: DeviceSeen") and err.value.lineno == 3

@@ -223,6 +223,7 @@ def test_retries_stop_at_the_policy_maximum_and_the_customer_is_told() -> None:
 def test_success_stops_everything_yields_one_recovery_and_no_further_reminder() -> None:
     before, _ = run([fail("f1", T0)])
     stale = dunning.due_actions(before, "c1", T0 + 30 * DAY_MS)
+    assert stale, "the failure scheduled retries and reminders"
     state, out = run([fail("f1", T0), paid("ok", T0 + 2 * HOUR_MS)])
     [rec] = recoveries(out)
     assert (rec.event_id, rec.recovered_by, rec.reminder_no) == ("o1:recovered", "reminder", 1)

@@ -232,7 +232,7 @@ class CustomerEvents:
                 return
             key = cid.encode()
             out = [Outgoing(r.TOPIC, key, self.rt.codec.encode(r)) for r in step.outputs]
-            out += [Outgoing(r.TOPIC, r.identifier.encode(), self.rt.codec.encode(r)) for r in step.links]
+            out += [Outgoing(r.TOPIC, key, self.rt.codec.encode(r)) for r in step.links]
         except Exception as err:  # noqa: BLE001 - a rule or encoding bug parks this event, never the partition
             log.exception("step failed for an event on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             parked = step_failed(err, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)

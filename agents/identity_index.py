@@ -18,7 +18,7 @@ from pipeline.wire.dead_letters import DeadLetter, triage
 
 
 class IdentityIndex:
-    """Folds IdentityLinked records (keyed by identifier) into the identity index table."""
+    """Folds IdentityLinked records (keyed by customer id, one per source event) into the identity index table."""
 
     def __init__(self, rt: Runtime, identities: MutableMapping[str, bytes | None], producer: Producer,
                  bind: Bind = _no_bind) -> None:
@@ -39,14 +39,14 @@ class IdentityIndex:
                 self.rt.metrics.dead_letters.labels(msg.topic, found.reason).inc()
                 continue
             rec: IdentityLinked = found.event
-            ident = rec.identifier
-            if ident not in nodes:
-                data = self.identities.get(ident)
-                nodes[ident] = None if data is None else state_codec.loads(IdentityNode, data)
-            updated = apply_link(nodes[ident], rec)
-            if updated != nodes[ident]:
-                nodes[ident] = changed[ident] = updated
-                source[ident] = msg
+            for ident in rec.identifiers:
+                if ident not in nodes:
+                    data = self.identities.get(ident)
+                    nodes[ident] = None if data is None else state_codec.loads(IdentityNode, data)
+                updated = apply_link(nodes[ident], ident, rec)
+                if updated != nodes[ident]:
+                    nodes[ident] = changed[ident] = updated
+                    source[ident] = msg
         await self.producer.deliver(parked)
         for ident, node in changed.items():
             self.bind(source[ident])

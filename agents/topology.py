@@ -2,7 +2,8 @@
 
 - process_customer_events: every input topic plus dunning-due, keyed by customer_id -> decisions, dunning,
   notifications, recovery, refund-decisions, identity-links. One table, `customer-state`, holds each customer's picture.
-- index_identities: identity-links, keyed by identifier -> the `identity-index` global table read by the first agent.
+- index_identities: identity-links, keyed by customer_id (one record per source event) -> the `identity-index` global
+  table read by the first agent (its changelog is applied by merging: see `_merging_global_table`).
 - publish_due: a timer that publishes due retries/reminders onto dunning-due (tables cannot be written from a timer).
 
 Both agents take their stream in batches (`take_events`, JOURNEY_BATCH_MAX / JOURNEY_BATCH_LINGER_MS) and hand them to
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiokafka.partitioner import DefaultPartitioner
@@ -22,7 +24,9 @@ from agents.alignment import TP, Aligner
 from agents.customer_events import CustomerEvents, Headers, Incoming, Producer
 from agents.due_timer import CatchUp, DueTimer
 from agents.identity_index import IdentityIndex
+from agents.rules.identity import IdentityNode, merge
 from pipeline.topics import INPUT_TOPICS
+from pipeline.wire import state_codec
 
 if TYPE_CHECKING:
     import faust
@@ -50,7 +54,7 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
     raw: dict[str, Any] = {"key_type": str, "value_type": bytes, "default": None}  # the app's serializer is raw
     customers = app.Table("customer-state", **raw)
     due_index = app.Table("due-index", **raw)  # customer id -> their next due time, as decimal ASCII
-    identities = app.GlobalTable("identity-index", **raw)
+    identities = _merging_global_table(app, "identity-index", _merge_nodes, **raw)
 
     async def send(topic: str, key: bytes, value: bytes, headers: Headers | None) -> Any:
         return await app.producer.send(topic, key, value, None, None, headers)
@@ -137,3 +141,41 @@ def _tp(tp: TP) -> Any:
     from faust.types import TP as FaustTP
 
     return FaustTP(tp[0], tp[1])
+
+
+def _merge_nodes(current: bytes | None, incoming: bytes) -> bytes:
+    if current is None:
+        return incoming
+    a = state_codec.loads(IdentityNode, current)
+    return state_codec.dumps(merge(a, state_codec.loads(IdentityNode, incoming)))
+
+
+def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[bytes | None, bytes], bytes],
+                          **kwargs: Any) -> Any:
+    """A global table whose changelog is applied by merging, not overwriting.
+
+    Every worker keeps a copy of the identity index and the index agents of several workers write to it; each
+    writes a node merged from its own copy, so a plain overwrite would let one worker's write undo another's.
+    `agents.rules.identity.merge` is a join (commutative, associative, idempotent), so applying every changelog
+    record by merging converges on the same node everywhere, whatever the order.
+    """
+    from faust.tables.globaltable import GlobalTable
+
+    class MergingGlobalTable(GlobalTable):
+        def apply_changelog_batch(self, batch: Any) -> None:
+            events = list(batch)
+            merged: dict[bytes, bytes] = {}
+            for event in events:
+                msg = event.message
+                if msg.value is None or msg.key is None:
+                    merged.pop(msg.key, None)
+                    continue
+                current = merged.get(msg.key)
+                if current is None:
+                    current = self.data.get(msg.key.decode())
+                msg.value = merged[msg.key] = merge_values(current, msg.value)
+            super().apply_changelog_batch(events)
+
+    table = MergingGlobalTable(app, name=name, beacon=app.tables.beacon, standby_buffer_size=1, is_global=True,
+                               **kwargs)
+    return app.tables.add(table)

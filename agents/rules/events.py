@@ -328,12 +328,12 @@ class DunningStep:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IdentityLinked:
-    """An identifier (device, address, card, e-mail, IP) was seen with a customer, a chargeback or a refund claim. Internal topic `identity-links`, keyed by identifier."""
+    """Identifiers (device, address, card, e-mail, IP) seen with a customer, a chargeback or a refund claim: at most one record per source event. Internal topic `identity-links`, keyed by customer_id."""
 
     TOPIC: ClassVar[str] = "identity-links"
     SCHEMA: ClassVar[str] = "IdentityLinked"
     event_id: str
-    identifier: str
+    identifiers: tuple[str, ...] = ()
     customer_id: str
     occurred_at: int
     kind: LinkKind
@@ -344,7 +344,7 @@ class IdentityLinked:
     def from_record(cls, r: Mapping[str, Any]) -> IdentityLinked:
         return cls(
             event_id=r["event_id"],
-            identifier=r["identifier"],
+            identifiers=tuple(r.get("identifiers", ())),
             customer_id=r["customer_id"],
             occurred_at=r["occurred_at"],
             kind=r["kind"],
@@ -355,7 +355,7 @@ class IdentityLinked:
     def to_record(self) -> dict[str, Any]:
         return {
             "event_id": self.event_id,
-            "identifier": self.identifier,
+            "identifiers": list(self.identifiers),
             "customer_id": self.customer_id,
             "occurred_at": self.occurred_at,
             "kind": self.kind,

@@ -54,32 +54,62 @@ class IdentityNode:
         return frozenset(c for c, _ in self.customers)
 
 
+SEEN_REFRESH_MS = 24 * 3_600_000
+"""A customer already on a node, seen there within this long, is not linked again: no record when nothing changes."""
+
+
 def link(
-    ident: str, customer_id: str, at: int, kind: LinkKind, source_event_id: str,
+    idents: tuple[str, ...], customer_id: str, at: int, kind: LinkKind, source_event_id: str,
     reason: str | None = None, ref: str | None = None,
-) -> IdentityLinked:
-    """An IdentityLinked record with an id derived from its source, so a replayed source links once."""
+) -> IdentityLinked | None:
+    """The one IdentityLinked record of a source event (None without identifiers), with an id derived from its
+    source, so a replayed source links once."""
+    if not idents:
+        return None
     return IdentityLinked(
-        event_id=f"{source_event_id}|{ident}|{kind}", identifier=ident, customer_id=customer_id,
+        event_id=f"{source_event_id}|{kind}", identifiers=tuple(idents), customer_id=customer_id,
         occurred_at=at, kind=kind, reason=reason, ref=ref,
     )
 
 
-def apply_link(node: IdentityNode | None, rec: IdentityLinked) -> IdentityNode:
-    """Fold one link into the node for its identifier; a repeated link (same ref) changes nothing."""
-    node = node or IdentityNode(identifier=rec.identifier)
-    others = tuple((c, t) for c, t in node.customers if c != rec.customer_id)
-    last_seen = max([rec.occurred_at, *(t for c, t in node.customers if c == rec.customer_id)])
-    customers = tuple(sorted(((rec.customer_id, last_seen), *others), key=lambda ct: -ct[1]))[:MAX_CUSTOMERS]
-    chargebacks, claims = node.chargebacks, node.claims
-    if rec.kind != "seen":
-        mark = Mark(customer_id=rec.customer_id, ref=rec.ref or rec.event_id, reason=rec.reason or "",
-                    at=rec.occurred_at)
-        existing = chargebacks if rec.kind == "chargeback" else claims
-        if all(m.ref != mark.ref or m.customer_id != mark.customer_id for m in existing):
-            merged = tuple(sorted((mark, *existing), key=lambda m: -m.at))[:MAX_MARKS]
-            if rec.kind == "chargeback":
-                chargebacks = merged
-            else:
-                claims = merged
-    return IdentityNode(identifier=node.identifier, customers=customers, chargebacks=chargebacks, claims=claims)
+def changes(node: IdentityNode | None, customer_id: str, at: int, kind: LinkKind) -> bool:
+    """Would a link of this kind change the node? A "seen" of a customer the node shows recently changes nothing."""
+    if kind != "seen" or node is None:
+        return True
+    last = next((t for c, t in node.customers if c == customer_id), None)
+    return last is None or at - last > SEEN_REFRESH_MS
+
+
+def apply_link(node: IdentityNode | None, ident: str, rec: IdentityLinked) -> IdentityNode:
+    """Fold one link into the node of one of its identifiers (see `merge`: the order of links does not matter)."""
+    mark = Mark(customer_id=rec.customer_id, ref=rec.ref or rec.event_id, reason=rec.reason or "", at=rec.occurred_at)
+    single = IdentityNode(
+        identifier=ident,
+        customers=((rec.customer_id, rec.occurred_at),),
+        chargebacks=(mark,) if rec.kind == "chargeback" else (),
+        claims=(mark,) if rec.kind == "claim" else (),
+    )
+    return merge(node, single)
+
+
+def merge(a: IdentityNode | None, b: IdentityNode) -> IdentityNode:
+    """The join of two versions of a node: each customer at their latest time, the union of marks, the most recent
+    kept. Commutative, associative and idempotent, so nodes written from several partitions, or a changelog applied
+    twice or out of order, converge on the same value."""
+    if a is None:
+        a = IdentityNode(identifier=b.identifier)
+    seen: dict[str, int] = {}
+    for c, t in (*a.customers, *b.customers):
+        seen[c] = max(t, seen.get(c, t))
+    customers = tuple(sorted(seen.items(), key=lambda ct: (-ct[1], ct[0])))[:MAX_CUSTOMERS]
+    return IdentityNode(identifier=b.identifier, customers=customers,
+                        chargebacks=_union(a.chargebacks, b.chargebacks), claims=_union(a.claims, b.claims))
+
+
+def _union(a: tuple[Mark, ...], b: tuple[Mark, ...]) -> tuple[Mark, ...]:
+    marks: dict[tuple[str, str], Mark] = {}
+    for m in (*a, *b):
+        key = (m.customer_id, m.ref)
+        if key not in marks or (m.at, m.reason) > (marks[key].at, marks[key].reason):
+            marks[key] = m
+    return tuple(sorted(marks.values(), key=lambda m: (-m.at, m.customer_id, m.ref)))[:MAX_MARKS]

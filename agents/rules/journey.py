@@ -24,12 +24,13 @@ from agents.rules.events import (
     DueAction,
     IdentityLinked,
     InputEvent,
+    LinkKind,
     PaymentAttempted,
     PaymentFailed,
     PaymentSucceeded,
     RefundRequested,
 )
-from agents.rules.identity import IdentityNode, identifier, link
+from agents.rules.identity import IdentityNode, changes, identifier, link
 from agents.rules.policy import Policy
 from agents.rules.preferences import Preferences, apply_preferences
 
@@ -78,7 +79,13 @@ def identifiers_needed(event: InputEvent | DueAction) -> tuple[str, ...]:
         return ledger.identifiers_of_attempt(event)
     if isinstance(event, RefundRequested):
         return _claim_identifiers(event)
+    if isinstance(event, DeviceSeen):
+        return _device_identifiers(event)
     return ()
+
+
+def _device_identifiers(d: DeviceSeen) -> tuple[str, ...]:
+    return tuple(i for i in (identifier("device", d.device_id), identifier("ip", d.ip)) if i)
 
 
 def _claim_identifiers(r: RefundRequested) -> tuple[str, ...]:
@@ -150,32 +157,27 @@ def _apply(
 ) -> tuple[CustomerState, list[Any], list[IdentityLinked]]:
     now = event.occurred_at
     outputs: list[Any] = []
-    new_links: list[IdentityLinked] = []
+    new_links: list[IdentityLinked | None] = []
     payment = ledger.find(state.payments, event.payment_id) if hasattr(event, "payment_id") else None
 
     if isinstance(event, PaymentAttempted):
         outputs.append(checkout.decide(state.profile, links, event, policy.checkout, now, policy.version))
         payment = ledger.ref_of(event)
         state = replace(state, payments=ledger.remember(state.payments, payment))
-        new_links += [link(i, state.customer_id, now, "seen", event.event_id) for i in payment.identifiers]
+        new_links.append(_link(links, payment.identifiers, state.customer_id, now, "seen", event.event_id))
     elif isinstance(event, RefundRequested):
         decision, notice = refunds.decide_refund(
             state.refunds, links, event, state.prefs, policy.refunds, now, policy.version
         )
         outputs += [decision, notice]
         state = replace(state, refunds=refunds.record_decision(state.refunds, decision))
-        for ident in _claim_identifiers(event):
-            new_links.append(link(ident, state.customer_id, now, "seen", event.event_id))
-            new_links.append(
-                link(ident, state.customer_id, now, "claim", event.event_id, event.reason, event.refund_id))
+        new_links.append(_link(links, _claim_identifiers(event), state.customer_id, now, "claim", event.event_id,
+                               event.reason, event.refund_id))
     elif isinstance(event, DeviceSeen):
-        seen = (identifier("device", event.device_id), identifier("ip", event.ip))
-        new_links += [link(i, state.customer_id, now, "seen", event.event_id) for i in seen if i]
+        new_links.append(_link(links, _device_identifiers(event), state.customer_id, now, "seen", event.event_id))
     elif isinstance(event, Chargeback) and payment is not None:
-        new_links += [
-            link(i, state.customer_id, now, "chargeback", event.event_id, event.reason, event.payment_id)
-            for i in payment.identifiers
-        ]
+        new_links.append(_link(links, payment.identifiers, state.customer_id, now, "chargeback", event.event_id,
+                               event.reason, event.payment_id))
     elif isinstance(event, CustomerPreferencesUpdated):
         state = replace(state, prefs=apply_preferences(state.prefs, event))
 
@@ -194,4 +196,11 @@ def _apply(
         profile=profile.update_profile(state.profile, event, now, payment=payment, decline=decline),
         refunds=refunds.update_refund_history(state.refunds, event, now),
     )
-    return state, outputs, new_links
+    return state, outputs, [rec for rec in new_links if rec is not None]
+
+
+def _link(nodes: Mapping[str, IdentityNode], idents: tuple[str, ...], customer_id: str, at: int, kind: LinkKind,
+          source_event_id: str, reason: str | None = None, ref: str | None = None) -> IdentityLinked | None:
+    """The event's one link, naming only the identifiers whose node it changes (None when it changes nothing)."""
+    changed = tuple(i for i in idents if changes(nodes.get(i), customer_id, at, kind))
+    return link(changed, customer_id, at, kind, source_event_id, reason, ref)

@@ -33,7 +33,8 @@ def replay(events: Iterable[Any], policy: Policy, ctx: Context, until: int | Non
         states[event.customer_id] = step.state
         yield from step.outputs
         for rec in step.links:
-            index[rec.identifier] = apply_link(index.get(rec.identifier), rec)
+            for ident in rec.identifiers:
+                index[ident] = apply_link(index.get(ident), ident, rec)
     horizon = until if until is not None else 2**62
     tail: list[Any] = []
     for cid in sorted(states):

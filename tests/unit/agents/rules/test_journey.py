@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
-from agents.rules.events import DueAction, PaymentAttempted, PaymentFailed, PaymentSucceeded
+from agents.rules.events import DueAction, IdentityLinked, PaymentAttempted, PaymentFailed, PaymentSucceeded
+from agents.rules.identity import MAX_CUSTOMERS, MAX_MARKS, apply_link, merge
 from agents.rules.journey import Context, CustomerState, handle
 from agents.rules.replay import compare, replay
 from pipeline.policies import load_policy
@@ -47,9 +49,47 @@ def test_an_event_seen_twice_is_processed_once() -> None:
     assert [type(o).__name__ for o in out] == ["PaymentDecision"]
 
 
-def test_an_attempt_links_its_identifiers_for_the_index() -> None:
+def test_an_attempt_links_its_identifiers_for_the_index_in_one_record() -> None:
     step = handle(None, attempt(), {}, POLICY, CTX)
-    assert {rec.identifier for rec in step.links} == {"device:d1", "card:card-1"}
+    assert len(step.links) == 1 and set(step.links[0].identifiers) == {"device:d1", "card:card-1"}
+
+
+def test_a_link_that_changes_no_node_is_not_sent() -> None:
+    first = handle(None, attempt(), {}, POLICY, CTX).links[0]
+    nodes = {i: apply_link(None, i, first) for i in first.identifiers}
+    later = replace(attempt(), event_id="a2", payment_id="p2", occurred_at=T0 + 3_600_000)
+    assert handle(None, later, nodes, POLICY, CTX).links == ()  # the same customer, seen an hour ago on both
+    much_later = replace(later, event_id="a3", occurred_at=T0 + 3 * 86_400_000)
+    assert set(handle(None, much_later, nodes, POLICY, CTX).links[0].identifiers) == set(first.identifiers)
+
+
+def test_identity_nodes_converge_whatever_order_their_links_arrive_in() -> None:
+    import itertools
+
+    recs = [
+        IdentityLinked(event_id=f"e{n}", identifiers=("ip:1",), customer_id=f"c{n % 3}", occurred_at=T0 + n * 7 % 5,
+                       kind=kind, reason="r", ref=f"ref{n % 2}")
+        for n, kind in enumerate(("seen", "claim", "chargeback", "seen", "claim"))
+    ]
+    results = set()
+    for order in itertools.permutations(recs):
+        node = None
+        for rec in order:
+            node = apply_link(node, "ip:1", rec)
+        results.add(node)
+    assert len(results) == 1
+    one = results.pop()
+    assert one is not None and merge(one, one) == one
+
+
+def test_a_hot_identifier_stays_bounded() -> None:
+    node = None
+    for n in range(500):
+        rec = IdentityLinked(event_id=f"e{n}", identifiers=("ip:hot",), customer_id=f"c{n}", occurred_at=T0 + n,
+                             kind="claim", ref=f"r{n}")
+        node = apply_link(node, "ip:hot", rec)
+    assert node is not None and len(node.customers) == MAX_CUSTOMERS and len(node.claims) == MAX_MARKS
+    assert node.customers[0] == ("c499", T0 + 499)
 
 
 def test_a_due_retry_fires_before_a_later_event_and_a_stale_due_action_fires_nothing() -> None:

@@ -81,10 +81,10 @@ def index(*history: PaymentAttempted | tuple[PaymentAttempted, str]) -> dict[str
     for item in history:
         a, kind = (item, "seen") if isinstance(item, PaymentAttempted) else item
         for ident in identifiers_of_attempt(a):
-            rec = IdentityLinked(event_id=f"{a.event_id}|{ident}|{kind}", identifier=ident,
+            rec = IdentityLinked(event_id=f"{a.event_id}|{kind}", identifiers=(ident,),
                                  customer_id=a.customer_id, occurred_at=a.occurred_at,
                                  kind=kind, reason="fraud", ref=a.payment_id)  # type: ignore[arg-type]
-            nodes[ident] = apply_link(nodes.get(ident), rec)
+            nodes[ident] = apply_link(nodes.get(ident), ident, rec)
     return nodes
 
 

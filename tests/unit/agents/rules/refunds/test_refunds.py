@@ -80,9 +80,9 @@ def index_of(claims: Iterable[RefundRequested]) -> dict[str, IdentityNode]:
     nodes: dict[str, IdentityNode] = {}
     for r in claims:
         for ident in identifiers_needed(r):
-            for rec in (link(ident, r.customer_id, r.occurred_at, "seen", r.event_id),
-                        link(ident, r.customer_id, r.occurred_at, "claim", r.event_id, r.reason, r.refund_id)):
-                nodes[ident] = apply_link(nodes.get(ident), rec)
+            rec = link((ident,), r.customer_id, r.occurred_at, "claim", r.event_id, r.reason, r.refund_id)
+            assert rec is not None
+            nodes[ident] = apply_link(nodes.get(ident), ident, rec)
     return nodes
 
 

@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-unit test-integration lint typecheck bench report events check-deploy clean
+.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench report events check-deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -25,6 +25,10 @@ test: $(STAMP) ## Run lint, types and every test (unit, codec, integration on th
 	$(BIN)/ruff check pipeline agents tests bench tools
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+soak: $(STAMP) ## Long kill-and-backlog run: 12 SIGKILLs on 400 customers (make test runs a short one)
+	JOURNEY_SOAK_KILLS=$${JOURNEY_SOAK_KILLS:-12} JOURNEY_SOAK_CUSTOMERS=$${JOURNEY_SOAK_CUSTOMERS:-400} \
+		$(BIN)/pytest -q tests/integration/pipeline/worker/test_kill.py
 
 test-unit: $(STAMP) ## Run only the tests that need no broker
 	$(BIN)/pytest -m "not integration"

@@ -1,6 +1,6 @@
 """The topic contract: names, keys and partitioning. Which records travel on a topic is each schema's `topic`.
 
-Every topic is keyed by customer_id (identity-links by identifier) and has the same partition count, so the
+Every topic is keyed by customer_id and has the same partition count, so the
 customer agent's streams and tables are co-partitioned and no hot-path repartitioning is needed.
 """
 

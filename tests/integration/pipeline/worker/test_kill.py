@@ -102,7 +102,7 @@ def test_sigkills_during_a_backlog_lose_no_decision_and_never_dun_a_payer(broker
             stop_process(proc, signal.SIGKILL)
             proc = start_worker(env, tmp_path / f"worker-{n}.log")
             started.append(proc)
-        got = collect(broker.bootstrap, tmp_path, OUTPUTS, decided, timeout=240, settle=6)
+        got = collect(broker.bootstrap, tmp_path, OUTPUTS, decided, timeout=120 + CUSTOMERS, settle=6)
         assert proc.poll() is None, "the worker must still be running"
     finally:
         for p in started:

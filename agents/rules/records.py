@@ -41,6 +41,7 @@ class FieldInfo:
     hint: Any  # the resolved type hint
     default: Any = dataclasses.MISSING  # the default value (a factory's, built once); MISSING when required
     factory: Callable[[], Any] | None = None  # the default factory, when the dataclass has one
+    kw_only: bool = False
 
 
 def shape(hint: Any) -> tuple[Kind, tuple[Any, ...]]:
@@ -72,10 +73,11 @@ def fields_of(cls: type) -> tuple[FieldInfo, ...]:
     for f in dataclasses.fields(cls):
         if not f.init:
             continue
+        kw_only = bool(f.kw_only)
         if f.default_factory is dataclasses.MISSING:
-            found.append(FieldInfo(f.name, hints[f.name], f.default))
+            found.append(FieldInfo(f.name, hints[f.name], f.default, kw_only=kw_only))
         else:
-            found.append(FieldInfo(f.name, hints[f.name], f.default_factory(), f.default_factory))
+            found.append(FieldInfo(f.name, hints[f.name], f.default_factory(), f.default_factory, kw_only))
     return tuple(found)
 
 
@@ -158,10 +160,11 @@ def _compiled(cls: type, compile_record: Callable[[type], Convert]) -> Convert:
 
 
 # Each class's two converters are one function each, compiled from source the way dataclasses compiles __init__:
-# a dict display of attribute loads, and a call with constant keyword names, are about twice as fast as any generic
-# loop (dict(zip(...)), cls(**mapping): keys read off the wire are not the interned names, so Python matches each
-# keyword by comparing strings). The source holds only field names, checked to be identifiers, and the names of
-# the converters and defaults it closes over: nothing from any value.
+# a dict display of attribute loads, and a call passing each field by position (by constant keyword when it is
+# keyword-only), are about twice as fast as any generic loop (dict(zip(...)); cls(**mapping) is slow because keys
+# read off the wire are not the interned names, so Python matches each keyword by comparing strings). The source
+# holds only field names, checked to be identifiers, and the names of the converters and defaults it closes over:
+# nothing from any value.
 
 def _encode_record(cls: type) -> Convert:
     env: dict[str, Any] = {}
@@ -191,7 +194,7 @@ def _decode_record(cls: type) -> Convert:
         elif f.default is not dataclasses.MISSING:
             env[f"_d{i}"] = f.default
             value = f"r.get({f.name!r}, _d{i})" if conv is None else f"({value} if {f.name!r} in r else _d{i})"
-        args.append(f"{f.name}={value}")
+        args.append(f"{f.name}={value}" if f.kw_only else value)
     return _function(cls, "from_record", "r", f"_cls({', '.join(args)})", env)
 
 

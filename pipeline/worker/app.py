@@ -17,7 +17,7 @@ from pipeline.wire import state_codec
 
 
 class _StateCodec(codecs.Codec):
-    """Faust codec for one state dataclass: typed JSON via pipeline.wire.state_codec (no pickle)."""
+    """Faust codec for one state dataclass: fingerprinted Avro via pipeline.wire.state_codec (no pickle)."""
 
     def __init__(self, cls: type, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.codec_bench [--n 20000]
 
-Prints microseconds per call and calls per second: encode, decode, and the JSON form `journey tail` prints.
+Prints microseconds per call and calls per second: encode, decode, the JSON form `journey tail` prints, and the
+record <-> plain dict conversions (agents.rules.records) that encode and decode include.
 """
 
 from __future__ import annotations
@@ -57,9 +58,13 @@ def main() -> None:
         codec = Codec(LocalRegistry(Path(tmp) / "schema-registry.json"))
         for rec in (ATTEMPT, DECISION):
             data = codec.encode(rec)
+            plain = rec.to_record()
+            type(rec).from_record(plain)  # the first call compiles the converter and installs it on the class
             rows = [("encode", per_call(partial(codec.encode, rec), n)),
                     ("decode", per_call(partial(codec.decode, data), n)),
-                    ("to JSON", per_call(partial(record_to_json, rec), n))]
+                    ("to JSON", per_call(partial(record_to_json, rec), n)),
+                    ("to_rec", per_call(rec.to_record, n)),
+                    ("from_rec", per_call(partial(type(rec).from_record, plain), n))]
             for label, us in rows:
                 print(f"{type(rec).__name__:<17} {label:<8} {len(data):>4} bytes  {us:7.2f} us"
                       f"  {1e6 / us:>10,.0f}/s")

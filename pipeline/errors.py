@@ -30,6 +30,13 @@ class EncodeError(JourneyError):
     """A record that does not fit its schema (a bug in whatever built it, never bad input)."""
 
 
+class StateSchemaError(JourneyError):
+    """A stored state value (a table row, a changelog record) that cannot be read as the current state types: written
+    under a schema fingerprint that is not in the history, under a schema the current one cannot resolve (the message
+    names the fields and what to do), or bytes that are no state value at all. Never guessed around: a worker that
+    cannot read a customer's state must stop, not decide on a misread one."""
+
+
 class RegistryError(JourneyError):
     """The schema registry could not be reached or refused a request. Often transient: never dead-letter."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"
 TARGET = ROOT / "agents" / "rules" / "events.py"
 
+WIDTH = 120  # ruff's line length
 PRIMITIVES = {"string": "str", "long": "int", "int": "int", "boolean": "bool", "double": "float", "float": "float"}
 
 
@@ -49,86 +51,45 @@ class Gen:
             return PRIMITIVES[kind]
         return PRIMITIVES[kind]
 
-    def conv_in(self, t: Any, expr: str) -> str:
-        """Expression converting a decoded Avro value to the dataclass field value."""
-        if isinstance(t, list):
-            inner = [x for x in t if x != "null"][0]
-            conv = self.conv_in(inner, "_v")
-            if conv == "_v":
-                return expr
-            return f"(None if (_v := {expr}) is None else {conv})"
-        if isinstance(t, dict):
-            if t["type"] == "record":
-                return f"{t['name']}.from_record({expr})"
-            if t["type"] == "array":
-                item = self.conv_in(t["items"], "_x")
-                return f"tuple({expr})" if item == "_x" else f"tuple({item} for _x in {expr})"
-            if t["type"] == "map":
-                return f"dict({expr})"
-        if isinstance(t, str) and t in self.nested:
-            return f"{t}.from_record({expr})"
-        return expr
-
-    def conv_out(self, t: Any, expr: str) -> str:
-        if isinstance(t, list):
-            inner = [x for x in t if x != "null"][0]
-            conv = self.conv_out(inner, "_v")
-            if conv == "_v":
-                return expr
-            return f"(None if (_v := {expr}) is None else {conv})"
-        if isinstance(t, dict):
-            if t["type"] == "record":
-                return f"{expr}.to_record()"
-            if t["type"] == "array":
-                item = self.conv_out(t["items"], "_x")
-                return f"list({expr})" if item == "_x" else f"[{item} for _x in {expr}]"
-            if t["type"] == "map":
-                return f"dict({expr})"
-        if isinstance(t, str) and t in self.nested:
-            return f"{expr}.to_record()"
-        return expr
-
     def record(self, schema: dict[str, Any], topic: str | None) -> list[str]:
         name = schema["name"]
-        doc = f'    """{schema["doc"]}"""'
-        out = ["", "", "@dataclass(frozen=True, slots=True, kw_only=True)", f"class {name}:", doc, ""]
+        out = ["", "", "@dataclass(frozen=True, slots=True, kw_only=True)", f"class {name}(Record):"]
+        out += [*docstring(schema["doc"]), ""]
         if topic:
             out.append(f'    TOPIC: ClassVar[str] = "{topic}"')
         out.append(f'    SCHEMA: ClassVar[str] = "{name}"')
         for fld in schema["fields"]:
-            typ = self.py_type(fld["type"])
-            default = ""
-            if "default" in fld:
-                d = fld["default"]
-                if d is None:
-                    default = " = None"
-                elif isinstance(d, list):
-                    default = " = ()"
-                elif isinstance(d, dict):
-                    default = " = field(default_factory=dict)"
-                else:
-                    default = f" = {d!r}"
-            out.append(f"    {fld['name']}: {typ}{default}")
-        out += ["", "    @classmethod", f"    def from_record(cls, r: Mapping[str, Any]) -> {name}:"]
-        out += ["        return cls("]
-        for fld in schema["fields"]:
-            name_ = fld["name"]
-            getter = f'r["{name_}"]' if "default" not in fld else f'r.get("{name_}", {self.default_expr(fld)})'
-            out.append(f"            {fld['name']}={self.conv_in(fld['type'], getter)},")
-        out += ["        )", "", "    def to_record(self) -> dict[str, Any]:", "        return {"]
-        for fld in schema["fields"]:
-            out.append(f'            "{fld["name"]}": {self.conv_out(fld["type"], "self." + fld["name"])},')
-        out += ["        }"]
+            out.append(f"    {fld['name']}: {self.py_type(fld['type'])}{default(fld)}")
         return out
 
-    @staticmethod
-    def default_expr(fld: dict[str, Any]) -> str:
-        d = fld["default"]
-        if isinstance(d, list):
-            return "()"
-        if isinstance(d, dict):
-            return "{}"
-        return repr(d)
+
+def default(fld: dict[str, Any]) -> str:
+    if "default" not in fld:
+        return ""
+    d = fld["default"]
+    if isinstance(d, list):
+        return " = ()"
+    if isinstance(d, dict):
+        return " = field(default_factory=dict)"
+    return f" = {json.dumps(d) if isinstance(d, str) else repr(d)}"
+
+
+def docstring(doc: str) -> list[str]:
+    lines = textwrap.wrap(doc, WIDTH - 3, initial_indent='    """', subsequent_indent="    ")
+    lines[-1] += '"""'
+    return lines
+
+
+def packed(head: str, pieces: list[str], tail: str) -> list[str]:
+    """`head`, then the pieces packed into indented lines of at most WIDTH columns, then `tail`."""
+    lines, line = [head], ""
+    for piece in pieces:
+        if line and len(f"    {line} {piece}") > WIDTH:
+            lines.append(f"    {line}")
+            line = piece
+        else:
+            line = f"{line} {piece}".lstrip()
+    return [*lines, f"    {line}", tail]
 
 
 def generate() -> str:
@@ -151,13 +112,14 @@ def generate() -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from collections.abc import Mapping",
         "from dataclasses import dataclass, field",
         "from typing import Any, ClassVar, Literal",
         "",
+        "from agents.rules.records import Record",
+        "",
     ]
     for name, symbols in gen.enums.items():
-        head.append(f"{name} = Literal[{', '.join(repr(s) for s in symbols)}]")
+        head.append(f"{name} = Literal[{', '.join(json.dumps(s) for s in symbols)}]")
     names = [s["name"] for s in schemas]
     inputs = [s["name"] for s in schemas if s.get("topic") in {"payments", "devices", "orders", "refunds", "customers"}]
     tail = [
@@ -167,8 +129,8 @@ def generate() -> str:
         *[f'    "{n}": {n},' for n in names],
         "}",
         "",
-        f"InputEvent = {' | '.join(inputs)}",
-        f"INPUT_TYPES: tuple[type[Any], ...] = ({', '.join(inputs)},)",
+        *packed("InputEvent = (", [inputs[0], *(f"| {n}" for n in inputs[1:])], ")"),
+        *packed("INPUT_TYPES: tuple[type[Any], ...] = (", [f"{n}," for n in inputs], ")"),
         "",
     ]
     return "\n".join(head + bodies + tail)

@@ -6,23 +6,24 @@ Timestamps are epoch milliseconds (UTC); money is integer minor units plus an IS
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-ChallengeOutcome = Literal['not_challenged', 'passed', 'failed', 'abandoned']
-Channel = Literal['email', 'sms', 'push', 'in_app']
-LinkKind = Literal['seen', 'chargeback', 'claim']
-OrderChannel = Literal['online', 'store']
-Initiator = Literal['customer', 'merchant']
-Outcome = Literal['approve', 'challenge', 'decline']
-Authentication = Literal['none', 'frictionless', 'challenge']
-RefundOutcome = Literal['instant_refund', 'refund_on_return', 'manual_review', 'deny']
-OfferKind = Literal['discount', 'instalments']
+from agents.rules.records import Record
+
+ChallengeOutcome = Literal["not_challenged", "passed", "failed", "abandoned"]
+Channel = Literal["email", "sms", "push", "in_app"]
+LinkKind = Literal["seen", "chargeback", "claim"]
+OrderChannel = Literal["online", "store"]
+Initiator = Literal["customer", "merchant"]
+Outcome = Literal["approve", "challenge", "decline"]
+Authentication = Literal["none", "frictionless", "challenge"]
+RefundOutcome = Literal["instant_refund", "refund_on_return", "manual_review", "deny"]
+OfferKind = Literal["discount", "instalments"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Offer:
+class Offer(Record):
     """A time-limited incentive to complete a failed payment."""
 
     SCHEMA: ClassVar[str] = "Offer"
@@ -32,50 +33,18 @@ class Offer:
     instalments: int = 0
     expires_at: int
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> Offer:
-        return cls(
-            offer_id=r["offer_id"],
-            kind=r["kind"],
-            percent_off=r.get("percent_off", 0),
-            instalments=r.get("instalments", 0),
-            expires_at=r["expires_at"],
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "offer_id": self.offer_id,
-            "kind": self.kind,
-            "percent_off": self.percent_off,
-            "instalments": self.instalments,
-            "expires_at": self.expires_at,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Reason:
+class Reason(Record):
     """Why a decision came out as it did."""
 
     SCHEMA: ClassVar[str] = "Reason"
     code: str
     detail: str
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> Reason:
-        return cls(
-            code=r["code"],
-            detail=r["detail"],
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "detail": self.detail,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AuthenticationResult:
+class AuthenticationResult(Record):
     """Outcome of an SCA exemption request or 3-D Secure challenge. Input on `payments`."""
 
     TOPIC: ClassVar[str] = "payments"
@@ -90,36 +59,9 @@ class AuthenticationResult:
     card_issuer: str | None = None
     card_fingerprint: str | None = None
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> AuthenticationResult:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            payment_id=r["payment_id"],
-            exemption_requested=r.get("exemption_requested", None),
-            exemption_accepted=r.get("exemption_accepted", None),
-            challenge_outcome=r["challenge_outcome"],
-            card_issuer=r.get("card_issuer", None),
-            card_fingerprint=r.get("card_fingerprint", None),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "payment_id": self.payment_id,
-            "exemption_requested": self.exemption_requested,
-            "exemption_accepted": self.exemption_accepted,
-            "challenge_outcome": self.challenge_outcome,
-            "card_issuer": self.card_issuer,
-            "card_fingerprint": self.card_fingerprint,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Chargeback:
+class Chargeback(Record):
     """The issuer reversed a payment. Input on `payments`."""
 
     TOPIC: ClassVar[str] = "payments"
@@ -131,30 +73,9 @@ class Chargeback:
     reason: str
     amount_minor: int | None = None
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> Chargeback:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            payment_id=r["payment_id"],
-            reason=r["reason"],
-            amount_minor=r.get("amount_minor", None),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "payment_id": self.payment_id,
-            "reason": self.reason,
-            "amount_minor": self.amount_minor,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CustomerPreferencesUpdated:
+class CustomerPreferencesUpdated(Record):
     """A customer's contact preferences. Input on `customers`."""
 
     TOPIC: ClassVar[str] = "customers"
@@ -171,40 +92,9 @@ class CustomerPreferencesUpdated:
     marketing_consent: bool = False
     transactional_consent: bool = True
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> CustomerPreferencesUpdated:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            name=r["name"],
-            locale=r["locale"],
-            timezone=r["timezone"],
-            channels=tuple(r["channels"]),
-            quiet_hours_start=r.get("quiet_hours_start", None),
-            quiet_hours_end=r.get("quiet_hours_end", None),
-            marketing_consent=r.get("marketing_consent", False),
-            transactional_consent=r.get("transactional_consent", True),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "name": self.name,
-            "locale": self.locale,
-            "timezone": self.timezone,
-            "channels": list(self.channels),
-            "quiet_hours_start": self.quiet_hours_start,
-            "quiet_hours_end": self.quiet_hours_end,
-            "marketing_consent": self.marketing_consent,
-            "transactional_consent": self.transactional_consent,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeviceSeen:
+class DeviceSeen(Record):
     """A device was seen for a customer (login, browse). Input on `devices`."""
 
     TOPIC: ClassVar[str] = "devices"
@@ -217,33 +107,11 @@ class DeviceSeen:
     ip_country: str
     user_agent: str
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> DeviceSeen:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            device_id=r["device_id"],
-            ip=r["ip"],
-            ip_country=r["ip_country"],
-            user_agent=r["user_agent"],
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "device_id": self.device_id,
-            "ip": self.ip,
-            "ip_country": self.ip_country,
-            "user_agent": self.user_agent,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DueAction:
-    """A scheduled action whose time has come; published by the timer, consumed by the customer agent. Internal topic `dunning-due`."""
+class DueAction(Record):
+    """A scheduled action whose time has come; published by the timer, consumed by the customer agent. Internal topic
+    `dunning-due`."""
 
     TOPIC: ClassVar[str] = "dunning-due"
     SCHEMA: ClassVar[str] = "DueAction"
@@ -254,31 +122,11 @@ class DueAction:
     action: str
     seq: int
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> DueAction:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            case_id=r["case_id"],
-            action=r["action"],
-            seq=r["seq"],
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "case_id": self.case_id,
-            "action": self.action,
-            "seq": self.seq,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DunningStep:
-    """One step of a failed payment's dunning case: retry scheduled, held back or fired; reminder sent; offer made; case stopped. Output on `dunning`."""
+class DunningStep(Record):
+    """One step of a failed payment's dunning case: retry scheduled, held back or fired; reminder sent; offer made;
+    case stopped. Output on `dunning`."""
 
     TOPIC: ClassVar[str] = "dunning"
     SCHEMA: ClassVar[str] = "DunningStep"
@@ -292,43 +140,13 @@ class DunningStep:
     decline_class: str
     reason_code: str
     detail: str
-    variant: str = 'control'
-
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> DunningStep:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            case_id=r["case_id"],
-            action=r["action"],
-            due_at=r.get("due_at", None),
-            attempt=r.get("attempt", 0),
-            decline_class=r["decline_class"],
-            reason_code=r["reason_code"],
-            detail=r["detail"],
-            variant=r.get("variant", 'control'),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "case_id": self.case_id,
-            "action": self.action,
-            "due_at": self.due_at,
-            "attempt": self.attempt,
-            "decline_class": self.decline_class,
-            "reason_code": self.reason_code,
-            "detail": self.detail,
-            "variant": self.variant,
-        }
+    variant: str = "control"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class IdentityLinked:
-    """Identifiers (device, address, card, e-mail, IP) seen with a customer, a chargeback or a refund claim: at most one record per source event. Internal topic `identity-links`, keyed by customer_id."""
+class IdentityLinked(Record):
+    """Identifiers (device, address, card, e-mail, IP) seen with a customer, a chargeback or a refund claim: at most
+    one record per source event. Internal topic `identity-links`, keyed by customer_id."""
 
     TOPIC: ClassVar[str] = "identity-links"
     SCHEMA: ClassVar[str] = "IdentityLinked"
@@ -340,33 +158,11 @@ class IdentityLinked:
     reason: str | None = None
     ref: str | None = None
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> IdentityLinked:
-        return cls(
-            event_id=r["event_id"],
-            identifiers=tuple(r.get("identifiers", ())),
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            kind=r["kind"],
-            reason=r.get("reason", None),
-            ref=r.get("ref", None),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "identifiers": list(self.identifiers),
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "kind": self.kind,
-            "reason": self.reason,
-            "ref": self.ref,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Notification:
-    """A message for a notifier to deliver. Output on `notifications`. Carries no contact details, card data or names: the notifier resolves those from customer_id and renders the template."""
+class Notification(Record):
+    """A message for a notifier to deliver. Output on `notifications`. Carries no contact details, card data or
+    names: the notifier resolves those from customer_id and renders the template."""
 
     TOPIC: ClassVar[str] = "notifications"
     SCHEMA: ClassVar[str] = "Notification"
@@ -384,44 +180,9 @@ class Notification:
     params: dict[str, str] = field(default_factory=dict)
     variant: str | None = None
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> Notification:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            send_at=r["send_at"],
-            channel=r["channel"],
-            fallback_channels=tuple(r.get("fallback_channels", ())),
-            template=r["template"],
-            locale=r["locale"],
-            link=r.get("link", None),
-            link_expires_at=r.get("link_expires_at", None),
-            offer=(None if (_v := r.get("offer", None)) is None else Offer.from_record(_v)),
-            params=dict(r.get("params", {})),
-            variant=r.get("variant", None),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "send_at": self.send_at,
-            "channel": self.channel,
-            "fallback_channels": list(self.fallback_channels),
-            "template": self.template,
-            "locale": self.locale,
-            "link": self.link,
-            "link_expires_at": self.link_expires_at,
-            "offer": (None if (_v := self.offer) is None else _v.to_record()),
-            "params": dict(self.params),
-            "variant": self.variant,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OrderDelivered:
+class OrderDelivered(Record):
     """An order was delivered. Input on `orders`."""
 
     TOPIC: ClassVar[str] = "orders"
@@ -431,26 +192,9 @@ class OrderDelivered:
     occurred_at: int
     order_id: str
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> OrderDelivered:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            order_id=r["order_id"],
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "order_id": self.order_id,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OrderPlaced:
+class OrderPlaced(Record):
     """An order was placed. Input on `orders`."""
 
     TOPIC: ClassVar[str] = "orders"
@@ -466,38 +210,9 @@ class OrderPlaced:
     shipping_country: str | None = None
     items: tuple[str, ...] = ()
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> OrderPlaced:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            order_id=r["order_id"],
-            channel=r["channel"],
-            amount_minor=r["amount_minor"],
-            currency=r["currency"],
-            shipping_address_id=r.get("shipping_address_id", None),
-            shipping_country=r.get("shipping_country", None),
-            items=tuple(r.get("items", ())),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "order_id": self.order_id,
-            "channel": self.channel,
-            "amount_minor": self.amount_minor,
-            "currency": self.currency,
-            "shipping_address_id": self.shipping_address_id,
-            "shipping_country": self.shipping_country,
-            "items": list(self.items),
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PaymentAttempted:
+class PaymentAttempted(Record):
     """A checkout asked to take a payment. Input on `payments`."""
 
     TOPIC: ClassVar[str] = "payments"
@@ -522,56 +237,9 @@ class PaymentAttempted:
     sca_applies: bool
     network: str | None = None
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> PaymentAttempted:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            payment_id=r["payment_id"],
-            order_id=r["order_id"],
-            amount_minor=r["amount_minor"],
-            currency=r["currency"],
-            method=r["method"],
-            initiator=r["initiator"],
-            device_id=r.get("device_id", None),
-            ip=r.get("ip", None),
-            ip_country=r.get("ip_country", None),
-            shipping_address_id=r.get("shipping_address_id", None),
-            card_fingerprint=r.get("card_fingerprint", None),
-            card_issuer=r.get("card_issuer", None),
-            card_country=r.get("card_country", None),
-            customer_country=r["customer_country"],
-            sca_applies=r["sca_applies"],
-            network=r.get("network", None),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "payment_id": self.payment_id,
-            "order_id": self.order_id,
-            "amount_minor": self.amount_minor,
-            "currency": self.currency,
-            "method": self.method,
-            "initiator": self.initiator,
-            "device_id": self.device_id,
-            "ip": self.ip,
-            "ip_country": self.ip_country,
-            "shipping_address_id": self.shipping_address_id,
-            "card_fingerprint": self.card_fingerprint,
-            "card_issuer": self.card_issuer,
-            "card_country": self.card_country,
-            "customer_country": self.customer_country,
-            "sca_applies": self.sca_applies,
-            "network": self.network,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PaymentDecision:
+class PaymentDecision(Record):
     """Checkout decision for one PaymentAttempted. Output on `decisions`."""
 
     TOPIC: ClassVar[str] = "decisions"
@@ -591,46 +259,9 @@ class PaymentDecision:
     reasons: tuple[Reason, ...]
     policy_version: str
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> PaymentDecision:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            payment_id=r["payment_id"],
-            source_event_id=r["source_event_id"],
-            outcome=r["outcome"],
-            sca_strategy=r["sca_strategy"],
-            exemption=r.get("exemption", None),
-            risk_score=r["risk_score"],
-            recommended_method=r["recommended_method"],
-            method_ranking=tuple(r.get("method_ranking", ())),
-            perks=tuple(r.get("perks", ())),
-            reasons=tuple(Reason.from_record(_x) for _x in r["reasons"]),
-            policy_version=r["policy_version"],
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "payment_id": self.payment_id,
-            "source_event_id": self.source_event_id,
-            "outcome": self.outcome,
-            "sca_strategy": self.sca_strategy,
-            "exemption": self.exemption,
-            "risk_score": self.risk_score,
-            "recommended_method": self.recommended_method,
-            "method_ranking": list(self.method_ranking),
-            "perks": list(self.perks),
-            "reasons": [_x.to_record() for _x in self.reasons],
-            "policy_version": self.policy_version,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PaymentFailed:
+class PaymentFailed(Record):
     """A payment was declined. Input on `payments`."""
 
     TOPIC: ClassVar[str] = "payments"
@@ -649,44 +280,9 @@ class PaymentFailed:
     amount_minor: int | None = None
     currency: str | None = None
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> PaymentFailed:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            payment_id=r["payment_id"],
-            decline_code=r["decline_code"],
-            network=r["network"],
-            network_response_code=r.get("network_response_code", None),
-            merchant_advice_code=r.get("merchant_advice_code", None),
-            initiator=r["initiator"],
-            order_id=r.get("order_id", None),
-            card_fingerprint=r.get("card_fingerprint", None),
-            amount_minor=r.get("amount_minor", None),
-            currency=r.get("currency", None),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "payment_id": self.payment_id,
-            "decline_code": self.decline_code,
-            "network": self.network,
-            "network_response_code": self.network_response_code,
-            "merchant_advice_code": self.merchant_advice_code,
-            "initiator": self.initiator,
-            "order_id": self.order_id,
-            "card_fingerprint": self.card_fingerprint,
-            "amount_minor": self.amount_minor,
-            "currency": self.currency,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PaymentRecovered:
+class PaymentRecovered(Record):
     """A failed payment was paid. Output on `recovery`."""
 
     TOPIC: ClassVar[str] = "recovery"
@@ -704,48 +300,11 @@ class PaymentRecovered:
     reminder_no: int | None = None
     offer_id: str | None = None
     decline_class: str
-    variant: str = 'control'
-
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> PaymentRecovered:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            case_id=r["case_id"],
-            order_id=r.get("order_id", None),
-            payment_id=r["payment_id"],
-            amount_minor=r["amount_minor"],
-            currency=r["currency"],
-            time_to_recover_ms=r["time_to_recover_ms"],
-            recovered_by=r["recovered_by"],
-            reminder_no=r.get("reminder_no", None),
-            offer_id=r.get("offer_id", None),
-            decline_class=r["decline_class"],
-            variant=r.get("variant", 'control'),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "case_id": self.case_id,
-            "order_id": self.order_id,
-            "payment_id": self.payment_id,
-            "amount_minor": self.amount_minor,
-            "currency": self.currency,
-            "time_to_recover_ms": self.time_to_recover_ms,
-            "recovered_by": self.recovered_by,
-            "reminder_no": self.reminder_no,
-            "offer_id": self.offer_id,
-            "decline_class": self.decline_class,
-            "variant": self.variant,
-        }
+    variant: str = "control"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PaymentSucceeded:
+class PaymentSucceeded(Record):
     """A payment was authorised. Input on `payments`."""
 
     TOPIC: ClassVar[str] = "payments"
@@ -762,40 +321,9 @@ class PaymentSucceeded:
     amount_minor: int | None = None
     currency: str | None = None
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> PaymentSucceeded:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            payment_id=r["payment_id"],
-            authentication=r["authentication"],
-            exemption=r.get("exemption", None),
-            order_id=r.get("order_id", None),
-            method=r.get("method", None),
-            card_fingerprint=r.get("card_fingerprint", None),
-            amount_minor=r.get("amount_minor", None),
-            currency=r.get("currency", None),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "payment_id": self.payment_id,
-            "authentication": self.authentication,
-            "exemption": self.exemption,
-            "order_id": self.order_id,
-            "method": self.method,
-            "card_fingerprint": self.card_fingerprint,
-            "amount_minor": self.amount_minor,
-            "currency": self.currency,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RefundDecision:
+class RefundDecision(Record):
     """Decision on one RefundRequested. Output on `refund-decisions`."""
 
     TOPIC: ClassVar[str] = "refund-decisions"
@@ -813,42 +341,9 @@ class RefundDecision:
     reasons: tuple[Reason, ...]
     policy_version: str
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> RefundDecision:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            refund_id=r["refund_id"],
-            order_id=r["order_id"],
-            source_event_id=r["source_event_id"],
-            outcome=r["outcome"],
-            return_window_days=r["return_window_days"],
-            destinations=tuple(r.get("destinations", ())),
-            linked_claims=r.get("linked_claims", 0),
-            reasons=tuple(Reason.from_record(_x) for _x in r["reasons"]),
-            policy_version=r["policy_version"],
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "refund_id": self.refund_id,
-            "order_id": self.order_id,
-            "source_event_id": self.source_event_id,
-            "outcome": self.outcome,
-            "return_window_days": self.return_window_days,
-            "destinations": list(self.destinations),
-            "linked_claims": self.linked_claims,
-            "reasons": [_x.to_record() for _x in self.reasons],
-            "policy_version": self.policy_version,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RefundIssued:
+class RefundIssued(Record):
     """A refund was paid out. Input on `refunds`."""
 
     TOPIC: ClassVar[str] = "refunds"
@@ -859,28 +354,9 @@ class RefundIssued:
     refund_id: str
     destination: str
 
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> RefundIssued:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            refund_id=r["refund_id"],
-            destination=r["destination"],
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "refund_id": self.refund_id,
-            "destination": self.destination,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RefundRequested:
+class RefundRequested(Record):
     """A customer asked for a refund. Input on `refunds`."""
 
     TOPIC: ClassVar[str] = "refunds"
@@ -898,41 +374,6 @@ class RefundRequested:
     device_id: str | None = None
     shipping_address_id: str | None = None
     card_fingerprint: str | None = None
-
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> RefundRequested:
-        return cls(
-            event_id=r["event_id"],
-            customer_id=r["customer_id"],
-            occurred_at=r["occurred_at"],
-            refund_id=r["refund_id"],
-            order_id=r["order_id"],
-            amount_minor=r["amount_minor"],
-            currency=r["currency"],
-            reason=r["reason"],
-            claimant_name=r["claimant_name"],
-            claimant_email=r["claimant_email"],
-            device_id=r.get("device_id", None),
-            shipping_address_id=r.get("shipping_address_id", None),
-            card_fingerprint=r.get("card_fingerprint", None),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "customer_id": self.customer_id,
-            "occurred_at": self.occurred_at,
-            "refund_id": self.refund_id,
-            "order_id": self.order_id,
-            "amount_minor": self.amount_minor,
-            "currency": self.currency,
-            "reason": self.reason,
-            "claimant_name": self.claimant_name,
-            "claimant_email": self.claimant_email,
-            "device_id": self.device_id,
-            "shipping_address_id": self.shipping_address_id,
-            "card_fingerprint": self.card_fingerprint,
-        }
 
 
 RECORD_TYPES: dict[str, type[Any]] = {
@@ -956,5 +397,11 @@ RECORD_TYPES: dict[str, type[Any]] = {
     "RefundRequested": RefundRequested,
 }
 
-InputEvent = AuthenticationResult | Chargeback | CustomerPreferencesUpdated | DeviceSeen | OrderDelivered | OrderPlaced | PaymentAttempted | PaymentFailed | PaymentSucceeded | RefundIssued | RefundRequested
-INPUT_TYPES: tuple[type[Any], ...] = (AuthenticationResult, Chargeback, CustomerPreferencesUpdated, DeviceSeen, OrderDelivered, OrderPlaced, PaymentAttempted, PaymentFailed, PaymentSucceeded, RefundIssued, RefundRequested,)
+InputEvent = (
+    AuthenticationResult | Chargeback | CustomerPreferencesUpdated | DeviceSeen | OrderDelivered | OrderPlaced
+    | PaymentAttempted | PaymentFailed | PaymentSucceeded | RefundIssued | RefundRequested
+)
+INPUT_TYPES: tuple[type[Any], ...] = (
+    AuthenticationResult, Chargeback, CustomerPreferencesUpdated, DeviceSeen, OrderDelivered, OrderPlaced,
+    PaymentAttempted, PaymentFailed, PaymentSucceeded, RefundIssued, RefundRequested,
+)

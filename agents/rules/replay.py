@@ -17,13 +17,18 @@ from agents.rules.journey import Context, CustomerState, fire_due, handle, ident
 from agents.rules.policy import Policy
 
 
-def replay(events: Iterable[Any], policy: Policy, ctx: Context, until: int | None = None) -> Iterator[Any]:
+def replay(
+    events: Iterable[Any], policy: Policy, ctx: Context, until: int | None = None,
+    states: dict[str, CustomerState] | None = None, index: dict[str, IdentityNode] | None = None,
+) -> Iterator[Any]:
     """Yield every output record, as the live pipeline would emit them, for `events` sorted by occurred_at.
 
     Retries and reminders still pending after the last event fire up to `until` (all of them when None).
+    `states` and `index`, when given, start the replay and end up holding the customer states and identity nodes
+    as they are after the last event (what the live tables hold).
     """
-    states: dict[str, CustomerState] = {}
-    index: dict[str, IdentityNode] = {}
+    states = {} if states is None else states
+    index = {} if index is None else index
     ordered = sorted(events, key=lambda e: e.occurred_at)  # stable: ties keep file order
     for event in ordered:
         links = {i: index.get(i) for i in identifiers_needed(event)}

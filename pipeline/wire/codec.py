@@ -28,6 +28,7 @@ from fastavro.schema import to_parsing_canonical_form
 from fastavro.validation import ValidationError, validate
 
 from agents.rules.events import RECORD_TYPES
+from agents.rules.records import decoder
 from pipeline.errors import DecodeError, EncodeError, JourneyError, SchemaNotFound
 from pipeline.settings import SCHEMAS_DIR
 from pipeline.wire.registry import SchemaRegistry, subject_for
@@ -70,7 +71,7 @@ class _Writer:
     name: str
     schema: Any  # the writer's schema, parsed
     reader: Any  # our schema, parsed, when it differs from the writer's; None reads with the writer's alone
-    build: Callable[[Any], Any]  # the events.py dataclass's from_record
+    build: Callable[[Any], Any]  # the events.py dataclass's compiled from_record
 
 
 class Codec:
@@ -94,7 +95,7 @@ class Codec:
             sid = registry.register(subject_for(schema["topic"], fullname(schema)), json.dumps(schema))
             self._ids[name] = sid
             self._headers[name] = _HEADER.pack(MAGIC, sid)
-            self._writers[sid] = _Writer(name, self._parsed[name], None, RECORD_TYPES[name].from_record)
+            self._writers[sid] = _Writer(name, self._parsed[name], None, decoder(RECORD_TYPES[name]))
 
     def schema_id(self, name: str) -> int:
         """The registry id our schema for record `name` has."""
@@ -154,7 +155,7 @@ class Codec:
         if short not in self.schemas or fullname(self.schemas[short]) != name:
             self._refuse(sid, "unknown_record", f"schema id {sid} is a record this version does not know")
         found = _Writer(short, parsed, None if canonical == self._canonical[short] else self._parsed[short],
-                        RECORD_TYPES[short].from_record)
+                        decoder(RECORD_TYPES[short]))
         self._writers[sid] = found
         return found
 

@@ -1,77 +1,158 @@
-"""JSON encoding of the rules' frozen state dataclasses, for Faust table values and their changelogs.
+"""Faust table values and their changelogs: the rules' state dataclasses in Avro, tagged with their schema.
 
-Decoding is driven by the type hints of the root class, so stored JSON carries no type tags and no code: a changelog
-record can never execute anything on load (unlike pickle). State types may use dataclasses, tuples, dicts with str
-keys, Literal/str/int/float/bool and None (see agents/rules/*).
+A value is Avro's single-object encoding: the marker C3 01, the writer schema's 8-byte CRC-64-AVRO fingerprint, then
+the Avro body (pipeline.wire.state_schema derives the schema from the class's type hints). A value written under
+another fingerprint is read with that schema from the committed history (schemas/state/), resolved against the
+current one, so fields added since are filled from their defaults. Anything that cannot be read that way raises
+StateSchemaError and is never guessed: an unknown fingerprint, a change old values cannot resolve to, garbage.
+Values written by earlier versions as JSON (starting with `{`) still load; only the Avro form is written.
+
+Conversion to and from the dicts fastavro takes is agents.rules.records' compiled converters; schemas are parsed
+once per class. Values carry no type tags and no code: a changelog record can never execute anything on load.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import io
 import json
-import types
-import typing
-from collections.abc import Callable
-from functools import cache
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-Decoder = Callable[[Any], Any]
+import fastavro
+from fastavro.read import SchemaResolutionError
+from fastavro.validation import ValidationError, validate
+
+from agents.rules.records import Convert, decoder, encoder
+from pipeline.errors import EncodeError, StateSchemaError
+from pipeline.wire.state_schema import HISTORY_DIR, fingerprint, history, incompatibilities, schema_for
+
+MARKER = b"\xc3\x01"  # Avro single-object encoding, format version 1
+HEADER_SIZE = len(MARKER) + 8
 
 
-def to_plain(obj: Any) -> Any:
-    """Dataclasses to dicts, tuples to lists, recursively."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, tuple | list):
-        return [to_plain(x) for x in obj]
-    if isinstance(obj, dict):
-        return {k: to_plain(v) for k, v in obj.items()}
-    return obj
+@dataclass(frozen=True, slots=True)
+class _Current:
+    """How values of one class are written now."""
+
+    fingerprint: bytes
+    header: bytes
+    schema: Any  # parsed
+    to_plain: Convert
+    build: Convert
 
 
-def _identity(v: Any) -> Any:
-    return v
+class StateCodec:
+    """dumps/loads for every state class, with the schema history read from `history_dir`."""
+
+    def __init__(self, history_dir: Path = HISTORY_DIR) -> None:
+        self.history_dir = history_dir
+        self._current: dict[type, _Current] = {}
+        self._writers: dict[tuple[type, bytes], Any] = {}  # (class, fingerprint) -> parsed schema, or why not
+
+    def dumps(self, obj: Any) -> bytes:
+        cur = self._current.get(type(obj)) or self._compile(type(obj))
+        plain = cur.to_plain(obj)
+        buf = io.BytesIO()
+        buf.write(cur.header)
+        try:
+            fastavro.schemaless_writer(buf, cur.schema, plain)
+        except Exception:  # whatever fastavro raises, the value does not fit: say where, never what
+            raise EncodeError(f"{type(obj).__name__} does not fit its state schema: {_misfit(cur, plain)}") from None
+        return buf.getvalue()
+
+    def loads(self, cls: type, data: bytes) -> Any:
+        cur = self._current.get(cls) or self._compile(cls)
+        if data[:2] == MARKER:
+            return self._loads_avro(cls, cur, data)
+        if data[:1] == b"{":
+            return self._loads_json(cls, cur, data)
+        raise StateSchemaError(f"{cls.__name__}: {len(data)} bytes that are neither a state value (marker C3 01) "
+                               "nor the JSON earlier versions wrote")
+
+    def _compile(self, cls: type) -> _Current:
+        schema = schema_for(cls)
+        fp = fingerprint(schema)
+        found = _Current(fp, MARKER + fp, fastavro.parse_schema(schema), encoder(cls), decoder(cls))
+        self._current[cls] = found
+        return found
+
+    def _loads_avro(self, cls: type, cur: _Current, data: bytes) -> Any:
+        if len(data) < HEADER_SIZE:
+            raise StateSchemaError(f"{cls.__name__}: {len(data)} bytes is shorter than the {HEADER_SIZE}-byte header")
+        fp = data[2:HEADER_SIZE]
+        writer, reader = (cur.schema, None) if fp == cur.fingerprint else (self._writer(cls, fp, cur), cur.schema)
+        buf = io.BytesIO(data)
+        buf.seek(HEADER_SIZE)
+        try:
+            value = fastavro.schemaless_reader(buf, writer, reader)
+        except SchemaResolutionError as err:  # incompatibilities() should have said so already
+            raise StateSchemaError(f"{cls.__name__} under schema {fp.hex()} does not resolve: {err}") from None
+        except Exception as err:  # garbage makes fastavro raise EOF, Unicode, Index, Memory... errors
+            raise StateSchemaError(f"{cls.__name__} body under schema {fp.hex()} is corrupt "
+                                   f"({type(err).__name__})") from None
+        if buf.tell() != len(data):
+            raise StateSchemaError(f"{cls.__name__} body has {len(data) - buf.tell()} trailing bytes")
+        return _built(cls, cur, value)
+
+    def _loads_json(self, cls: type, cur: _Current, data: bytes) -> Any:
+        try:
+            value = json.loads(data)
+        except (ValueError, RecursionError) as err:
+            raise StateSchemaError(f"{cls.__name__}: JSON state value is corrupt ({type(err).__name__})") from None
+        return _built(cls, cur, value)
+
+    def _writer(self, cls: type, fp: bytes, cur: _Current) -> Any:
+        """The parsed schema values of `cls` were written with under `fp`, checked to resolve to the current one."""
+        key = (cls, fp)
+        if key not in self._writers:
+            self._writers[key] = self._shipped(cls, fp, cur)
+        found = self._writers[key]
+        if isinstance(found, str):
+            raise StateSchemaError(found)
+        return found
+
+    def _shipped(self, cls: type, fp: bytes, cur: _Current) -> Any:
+        """The parsed writer schema from the history, or why values under `fp` cannot be read."""
+        try:
+            shipped = history(cls, self.history_dir)
+        except (OSError, ValueError) as err:
+            return f"the {cls.__name__} schema history in {self.history_dir} is unreadable: {err}"
+        if fp not in shipped:
+            return (f"{cls.__name__} was written under schema {fp.hex()}, which is not in {self.history_dir}: written "
+                    "by a newer version, or by one whose schema was never committed (`make state-schemas` writes "
+                    "it); refusing to guess its layout")
+        writer = fastavro.parse_schema(shipped[fp])
+        problems = incompatibilities(writer, cur.schema, cls.__name__)
+        if problems:
+            return (f"{cls.__name__} values written under schema {fp.hex()} cannot be read as the current "
+                    f"{cls.__name__}: {'; '.join(problems)}")
+        return writer
 
 
-def _decoder_for(tp: Any) -> Decoder:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return _dataclass_decoder(tp)
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in args if a is not type(None)]
-        dec = _decoder_for(inner[0]) if len(inner) == 1 else _identity
-        return lambda v: None if v is None else dec(v)
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            item = _decoder_for(args[0])
-            return lambda v: tuple(item(x) for x in v)
-        decs = [_decoder_for(a) for a in args]
-        return lambda v: tuple(d(x) for d, x in zip(decs, v, strict=True))
-    if origin is dict:
-        val = _decoder_for(args[1])
-        return lambda v: {k: val(x) for k, x in v.items()}
-    if origin is frozenset:
-        item = _decoder_for(args[0])
-        return lambda v: frozenset(item(x) for x in v)
-    return _identity
+def _built(cls: type, cur: _Current, value: Any) -> Any:
+    try:
+        return cur.build(value)
+    except Exception as err:  # a JSON value of another shape: KeyError, TypeError, AttributeError, ValueError...
+        raise StateSchemaError(f"{cls.__name__} does not build from the stored value ({type(err).__name__}: "
+                               f"{_key(err)})") from None
 
 
-@cache
-def _dataclass_decoder(cls: type) -> Decoder:
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
-    decs = {n: _decoder_for(hints[n]) for n in names}
-
-    def decode(v: dict[str, Any]) -> Any:
-        return cls(**{n: decs[n](v[n]) for n in names if n in v})
-
-    return decode
+def _key(err: Exception) -> str:
+    """A missing key names a field; other messages may quote stored values, so they are left out."""
+    return str(err) if isinstance(err, KeyError) else "a field of another type"
 
 
-def dumps(obj: Any) -> bytes:
-    return json.dumps(to_plain(obj), separators=(",", ":"), ensure_ascii=False).encode()
+def _misfit(cur: _Current, plain: Any) -> str:
+    try:
+        validate(plain, cur.schema, raise_errors=True)
+    except ValidationError as err:
+        return ", ".join(sorted({e.field for e in err.errors if getattr(e, "field", None)})) or "a field"
+    except Exception:  # validation itself choked: still say nothing about the value
+        return "a field"
+    return "a value out of range"
 
 
-def loads(cls: type, data: bytes) -> Any:
-    return _dataclass_decoder(cls)(json.loads(data))
+_DEFAULT = StateCodec()
+dumps = _DEFAULT.dumps
+loads = _DEFAULT.loads

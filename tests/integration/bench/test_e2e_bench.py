@@ -1,0 +1,45 @@
+"""`make bench` in miniature: a quick run of the pass-through and the plain loop on a real embedded broker prints a
+table with numbers, and stops every process it started (broker included) before it exits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.procs import alive
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+LABELS = ("raw aiokafka pass-through", "plain aiokafka loop (pure step)")
+
+
+def _summary_cells(stdout: str, label: str) -> list[str]:
+    row = next(line for line in stdout.splitlines() if label in line)  # the summary table comes first
+    return [c.strip() for c in row.split("│")[1:-1]]
+
+
+def test_quick_bench_prints_numbers_for_each_system_and_leaves_no_process_running(tmp_path: Path) -> None:
+    results = tmp_path / "bench.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.e2e", "--quick", "--systems", "passthrough,loop", "--json", str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    for label in LABELS:
+        cells = _summary_cells(run.stdout, label)
+        burst, sim, latencies = cells[1], cells[4], cells[5:9]
+        assert all(float(c.replace(",", "")) > 0 for c in (burst, sim, *latencies)), cells
+    loop_state = _summary_cells(run.stdout, LABELS[1])[9:11]
+    assert all(float(c.replace(",", "")) > 0 for c in loop_state)  # the loop reports its states' sizes
+
+    data = json.loads(results.read_text())
+    assert {r["system"] for r in data["results"]} == {"passthrough", "loop"}
+    assert all(p["received"] == p["expected"] for r in data["results"] for p in r["phases"].values())
+    started = [data["pids"]["broker"], *(pid for pids in data["pids"]["systems"].values() for pid in pids)]
+    assert len(started) == 3 and all(started)
+    assert [pid for pid in started if alive(pid)] == []

@@ -1,0 +1,44 @@
+"""The bench's arithmetic and bookkeeping, without a broker: quantiles that count missing decisions as late, the
+customer behind each changelog key, CPU time from /proc, and the Markdown table."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from bench.driver import Phase, percentile
+from bench.procs import cpu_seconds, descendants
+from bench.report import markdown_table
+from bench.systems import customer_of
+
+
+def test_quantiles_use_the_nearest_rank() -> None:
+    values = [float(i) for i in range(1, 101)]
+    assert percentile(values, 0.5) == 50.0 and percentile(values, 0.99) == 99.0 and percentile([7.0], 0.99) == 7.0
+
+
+def test_a_decision_that_never_arrived_counts_as_infinitely_late() -> None:
+    phase = Phase("500/s", sent=100, expected=100, received=98, latencies_ms=[float(i) for i in range(98)])
+    assert phase.percentile(0.5) == 49.0
+    assert phase.percentile(0.99) is None and not phase.complete
+
+
+def test_changelog_keys_of_faust_and_quix_name_the_customer() -> None:
+    assert customer_of(b'"cust-7"') == "cust-7"
+    assert customer_of(b'"cust-7"|"journey"') == "cust-7"
+    assert customer_of(b"\xff not json") is None
+
+
+def test_cpu_time_of_this_process_grows_while_it_works() -> None:
+    before = cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:
+        pass
+    assert cpu_seconds(os.getpid()) > before
+    assert os.getpid() in descendants(os.getpid())
+    assert cpu_seconds(None) == 0.0
+
+
+def test_markdown_table_right_aligns_the_numbers() -> None:
+    text = markdown_table(["system", "n"], [["a|b", "1"]])
+    assert text.splitlines() == ["| system | n |", "|---|---:|", "| a/b | 1 |"]

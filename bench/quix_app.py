@@ -20,6 +20,7 @@ On Tansu (shared/TANSU.md; checked with quixstreams 3.28.1 and confluent-kafka 2
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,15 @@ class Payload(Serializer):
 
 
 def _dumps(value: Any) -> bytes:
-    return state_codec.dumps(value)
+    """Quix serializes its own bookkeeping (keys, markers) with the same function: only states take our codec."""
+    if isinstance(value, CustomerState):
+        return state_codec.dumps(value)
+    return b"j" + json.dumps(value).encode()
 
 
 def _loads(data: bytes) -> Any:
+    if data[:1] == b"j":
+        return json.loads(data[1:])
     return state_codec.loads(CustomerState, data)
 
 

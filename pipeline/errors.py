@@ -20,10 +20,11 @@ class DecodeError(JourneyError):
     decoder raised, named by type only).
     """
 
-    def __init__(self, reason: str, message: str, *, field: str | None = None) -> None:
+    def __init__(self, reason: str, message: str, *, field: str | None = None, rule: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.field = field
+        self.rule = rule
 
 
 class EncodeError(JourneyError):

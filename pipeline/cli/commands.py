@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agents.rules.journey import Context
+from agents.rules.validation import problem
 from agents.rules.replay import compare, replay
 from pipeline.demo.tables import table
 from pipeline.errors import DecodeError, InputError, JourneyError
@@ -45,6 +46,10 @@ def read_events(lines: Iterable[str], schemas_dir: Path) -> tuple[list[Any], lis
             _, rec = jsonio.parse_line(line, n, schemas_dir)
         except InputError as err:
             errors.append(f"line {n}: {err}")
+            continue
+        broken = problem(rec) if hasattr(rec, "occurred_at") else None
+        if broken is not None:  # the same rules the worker dead-letters on (agents/rules/validation.py)
+            errors.append(f"line {n}: {type(rec).__name__}.{broken[0]}: invalid value (rule {broken[1]})")
             continue
         records.append(rec)
     return records, errors

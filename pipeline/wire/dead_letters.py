@@ -18,6 +18,9 @@ Reason codes (header `error.reason`, metric label `reason`; short and stable):
     value_too_large      the value is over `max_value_bytes`: not decoded at all
     field_too_long       an identifier field is over `max_id_chars` characters; header `error.field` names it
     decoder_error        the decoder raised something unexpected; the message names its type, never its text
+    invalid_value        a business value breaks a rule of agents/rules/validation.py; `error.field`, `error.rule`
+    key_mismatch         the message key is null or not the event's customer_id: its state would land on another
+                         partition's table
     step_failed          decoded, but the pure step or the encoding of its outputs raised (a bug): the event changes
                          no state and sends nothing (`step_failed(...)`, called by the agents)
 
@@ -45,6 +48,7 @@ from typing import Any, Protocol
 
 from agents.rules.events import INPUT_TYPES, DueAction
 from agents.rules.limits import MAX_ID_CHARS, oversized_field
+from agents.rules.validation import problem
 from pipeline.errors import DecodeError, RegistryError
 from pipeline.topics import dlq_topic
 
@@ -66,7 +70,8 @@ ERROR_HEADERS_MARGIN = 2048
 
 REASONS = frozenset({
     "null_value", "truncated", "bad_magic", "unknown_schema_id", "unknown_record", "incompatible_schema",
-    "body_invalid", "wrong_topic", "value_too_large", "field_too_long", "decoder_error",
+    "body_invalid", "wrong_topic", "value_too_large", "field_too_long", "decoder_error", "invalid_value",
+    "key_mismatch",
 })
 STEP_FAILED = "step_failed"
 CUSTOMER_INPUTS: tuple[type[Any], ...] = (*INPUT_TYPES, DueAction)
@@ -118,8 +123,12 @@ def triage(
 
     `accepts` are the record types the consuming agent takes (each only on its own TOPIC)."""
     try:
-        return Decoded(admit(codec, topic, value, max_value_bytes=max_value_bytes, max_id_chars=max_id_chars,
-                             accepts=accepts))
+        event = admit(codec, topic, value, max_value_bytes=max_value_bytes, max_id_chars=max_id_chars,
+                      accepts=accepts)
+        if key is None or key != event.customer_id.encode():
+            raise DecodeError("key_mismatch", "the message key is null" if key is None else
+                              f"the message key is not the {type(event).__name__}'s customer_id", field="key")
+        return Decoded(event)
     except DecodeError as err:
         return dead_letter(err, topic, partition, offset, key, value, headers,
                            max_dlq_value_bytes=max_dlq_value_bytes)
@@ -149,6 +158,10 @@ def admit(codec: Decoder, topic: str, value: bytes | None, *, max_value_bytes: i
         size = len(getattr(event, name))
         raise DecodeError("field_too_long", f"{type(event).__name__}.{name} has {size} characters, over the "
                                             f"{max_id_chars}-character limit", field=name)
+    found = problem(event)
+    if found is not None:
+        raise DecodeError("invalid_value", f"{type(event).__name__}.{found[0]} breaks the rule {found[1]}",
+                          field=found[0], rule=found[1])
     return event
 
 
@@ -196,6 +209,8 @@ def dead_letter_headers(err: DecodeError, topic: str, partition: int, offset: in
     }
     if err.field:
         found["error.field"] = _clip(err.field, 100)
+    if err.rule:
+        found["error.rule"] = _clip(err.rule, 100)
     return found
 
 

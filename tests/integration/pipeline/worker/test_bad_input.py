@@ -35,7 +35,7 @@ def attempt(n: int) -> PaymentAttempted:
 
 
 def cases(codec: Codec) -> dict[str, tuple[str, bytes | None]]:
-    """reason -> (topic, value) of one message that must be parked for that reason."""
+    """reason -> (topic, value) of one message that must be parked for that reason (keyed `bad-<reason>`)."""
     good = codec.encode(attempt(0))
     device = DeviceSeen(event_id="dev-long", customer_id="cust-long", occurred_at=T0, device_id="d" * 200,
                         ip="192.0.2.1", ip_country="NL", user_agent="test")
@@ -48,7 +48,15 @@ def cases(codec: Codec) -> dict[str, tuple[str, bytes | None]]:
         "wrong_topic": ("devices", good),  # a PaymentAttempted on devices
         "value_too_large": ("payments", good[:5] + b"x" * 1_000_000),  # also too large to park whole
         "field_too_long": ("devices", codec.encode(device)),
+        "key_mismatch": ("payments", good),  # cust-0's attempt under another key
     }
+
+
+def invalid(codec: Codec) -> list[tuple[str, bytes, bytes]]:
+    """Decodable events with absurd business values, keyed by their own customer: each parked as invalid_value."""
+    absurd = [replace(attempt(90), amount_minor=-500), replace(attempt(91), currency="QQQ"),
+              replace(attempt(92), occurred_at=253_402_300_799_000), replace(attempt(93), amount_minor=2**62)]
+    return [("payments", a.customer_id.encode(), codec.encode(a)) for a in absurd]
 
 
 async def publish(bootstrap: str, messages: list[tuple[str, bytes, bytes | None]]) -> None:
@@ -67,7 +75,7 @@ def test_every_broken_message_is_parked_with_its_reason_and_the_worker_keeps_dec
     codec = Codec(LocalRegistry(tmp_path / "schema-registry.json"))
     bad = cases(codec)
     before = [("payments", f"cust-{n}".encode(), codec.encode(attempt(n))) for n in range(1, 9)]
-    broken = [(topic, f"bad-{reason}".encode(), value) for reason, (topic, value) in bad.items()]
+    broken = [(topic, f"bad-{reason}".encode(), value) for reason, (topic, value) in bad.items()] + invalid(codec)
     after = [("payments", f"cust-{n}".encode(), codec.encode(replace(attempt(n), event_id=f"after-{n}",
                                                                          payment_id=f"pay-after-{n}")))
              for n in range(1, 9)]
@@ -77,7 +85,7 @@ def test_every_broken_message_is_parked_with_its_reason_and_the_worker_keeps_dec
 
         def complete(got: list[Any]) -> bool:
             decided = {r.payment_id for t, r, _ in got if t == "decisions"}
-            return len(decided) == 16 and sum(t.endswith("-dlq") for t, _, _ in got) == len(bad)
+            return len(decided) == 16 and sum(t.endswith("-dlq") for t, _, _ in got) == len(bad) + 4
 
         got = collect(broker.bootstrap, tmp_path, ["decisions", *dlqs], complete, timeout=90, settle=2)
         assert proc.poll() is None, "the worker must keep running after bad input"
@@ -87,7 +95,12 @@ def test_every_broken_message_is_parked_with_its_reason_and_the_worker_keeps_dec
     decided = {r.payment_id for t, r, _ in got if t == "decisions"}
     assert decided == {f"pay-{n}" for n in range(1, 9)} | {f"pay-after-{n}" for n in range(1, 9)}
     parked = {dict(h)["error.reason"].decode(): (t, dict(h), v) for t, v, h in got if t.endswith("-dlq")}
-    assert sorted(parked) == sorted(bad)
+    assert sorted(parked) == sorted([*bad, "invalid_value"])
+    rules = sorted(dict(h)["error.rule"] for t, _, h in got if dict(h).get(b"error.reason") == b"invalid_value"
+                   or dict(h).get("error.reason") == b"invalid_value")
+    assert rules == [b"implausible_time", b"negative", b"too_large", b"unknown_currency"]
+    assert 'journey_dead_letters_total{reason="invalid_value",topic="payments"} 4.0' in metrics
+    assert not decided & {"pay-90", "pay-91", "pay-92", "pay-93"}, "nothing is decided on an absurd value"
     for reason, (topic, _) in bad.items():
         assert parked[reason][0] == f"{topic}-dlq"
         assert f'journey_dead_letters_total{{reason="{reason}",topic="{topic}"}} 1.0' in metrics

@@ -64,6 +64,22 @@ def test_publish_reports_invalid_lines_by_number_and_publishes_nothing(tmp_path:
     assert "nothing published" in run.stderr
 
 
+def test_publish_and_replay_refuse_absurd_values_by_line_as_the_worker_does(tmp_path: Path) -> None:
+    good = {"event_id": "e1", "customer_id": "c1", "occurred_at": "2026-11-01T10:00:00Z", "order_id": "o1",
+            "channel": "online", "amount_minor": 4200, "currency": "EUR"}
+    lines = [{"topic": "orders", "type": "OrderPlaced", "value": good},
+             {"topic": "orders", "type": "OrderPlaced", "value": {**good, "event_id": "e2", "amount_minor": -10}},
+             {"topic": "orders", "type": "OrderPlaced", "value": {**good, "event_id": "e3", "currency": "QQQ"}}]
+    events = tmp_path / "absurd.jsonl"
+    events.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    for command in (("publish", str(events)), ("replay", str(events))):
+        run = journey(*command, env_extra={"JOURNEY_DATA_DIR": str(tmp_path)})
+        assert run.returncode != 0, command
+        assert "line 1" not in run.stderr
+        assert "line 2: OrderPlaced.amount_minor: invalid value (rule negative)" in run.stderr
+        assert "line 3: OrderPlaced.currency: invalid value (rule unknown_currency)" in run.stderr
+
+
 def test_simulate_writes_a_replayable_event_file(tmp_path: Path) -> None:
     out = tmp_path / "sim.jsonl"
     run = journey("simulate", "--customers", "12", "--seed", "3", "--out", str(out))

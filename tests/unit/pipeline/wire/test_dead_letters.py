@@ -25,7 +25,8 @@ from pipeline.wire.dead_letters import (
     triage,
 )
 from pipeline.wire.registry import LocalRegistry
-from tests.unit.pipeline.wire.test_codec import SCHEMAS, evolved, fastavro_body, frame, record_for
+from tests.unit.pipeline.wire.test_codec import SCHEMAS, evolved, fastavro_body, frame
+from tests.unit.pipeline.wire.test_codec import record_for as any_record
 
 FAUST_MAX_REQUEST_SIZE = 1_000_000  # faust-streaming's producer_max_request_size default
 INPUTS_BY_TOPIC = [
@@ -52,6 +53,15 @@ def device_seen(**changes: Any) -> DeviceSeen:
                                           device_id="d1", ip="10.0.0.1", ip_country="NL", user_agent="ua"), **changes)
 
 
+def record_for(name: str) -> Any:
+    """A record of every field filled (test_codec's), with business values the worker accepts, keyed by "c1"."""
+    record = any_record(name)
+    plausible: dict[str, Any] = {"customer_id": "c1", "occurred_at": 1_760_000_000_000}
+    names = {f.name for f in dataclasses.fields(record)}
+    plausible |= {k: v for k, v in (("currency", "EUR"), ("amount_minor", 4_200)) if k in names}
+    return dataclasses.replace(record, **{k: v for k, v in plausible.items() if k in names})
+
+
 def record_size(dl: DeadLetter) -> int:
     """What aiokafka's producer compares with max_request_size before it sends."""
     return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(dl.key, dl.value, list(dl.headers.items())))
@@ -70,7 +80,7 @@ def test_a_valid_event_decodes_to_the_record_the_codec_gives(codec: Codec, topic
 
 def test_identifiers_at_the_limit_still_decode(codec: Codec) -> None:
     event = device_seen(device_id="d" * 128, customer_id="c" * 128)
-    assert triage(codec, "devices", 0, 1, b"c1", codec.encode(event)) == Decoded(event)
+    assert triage(codec, "devices", 0, 1, b"c" * 128, codec.encode(event)) == Decoded(event)
 
 
 # ---- one test per reason
@@ -270,3 +280,39 @@ def test_triage_never_raises_for_any_bytes(codec: Codec) -> None:
             assert isinstance(result, Decoded)
             seen.add("decoded")
     assert {"truncated", "bad_magic", "unknown_schema_id", "body_invalid", "wrong_topic", "decoded"} <= seen
+
+
+# ---- business values and keys (agents/rules/validation.py)
+
+@pytest.mark.parametrize(("changes", "field", "rule"), [
+    ({"amount_minor": -1}, "amount_minor", "negative"),
+    ({"amount_minor": 2**62}, "amount_minor", "too_large"),
+    ({"currency": "QQQ"}, "currency", "unknown_currency"),
+    ({"currency": "eur"}, "currency", "unknown_currency"),
+    ({"occurred_at": 0}, "occurred_at", "implausible_time"),
+    ({"occurred_at": 253_402_300_799_000}, "occurred_at", "implausible_time"),  # 9999-12-31
+    ({"payment_id": ""}, "payment_id", "empty"),
+])
+def test_an_absurd_business_value_is_parked_with_its_field_and_rule(codec: Codec, changes: dict[str, Any],
+                                                                      field: str, rule: str) -> None:
+    event = dataclasses.replace(record_for("PaymentAttempted"), **changes)
+    dl = parked(triage(codec, "payments", 0, 1, b"c1", codec.encode(event)), "invalid_value")
+    assert dl.headers["error.field"] == field.encode() and dl.headers["error.rule"] == rule.encode()
+
+
+def test_an_empty_customer_id_is_not_one_customer_shared_by_everyone(codec: Codec) -> None:
+    event = dataclasses.replace(record_for("PaymentAttempted"), customer_id="")
+    dl = parked(triage(codec, "payments", 0, 1, b"", codec.encode(event)), "invalid_value")
+    assert dl.headers["error.rule"] == b"empty"
+
+
+def test_a_zero_amount_in_a_currency_without_minor_units_is_fine(codec: Codec) -> None:
+    event = dataclasses.replace(record_for("PaymentAttempted"), amount_minor=0, currency="JPY")
+    assert isinstance(triage(codec, "payments", 0, 1, b"c1", codec.encode(event)), Decoded)
+
+
+@pytest.mark.parametrize("key", [None, b"someone-else", b""])
+def test_a_null_or_foreign_key_is_a_key_mismatch(codec: Codec, key: bytes | None) -> None:
+    data = codec.encode(record_for("PaymentAttempted"))
+    dl = parked(triage(codec, "payments", 0, 1, key, data), "key_mismatch")
+    assert dl.headers["error.field"] == b"key"

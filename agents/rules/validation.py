@@ -1,0 +1,60 @@
+"""Business values an input event must hold before the journey step decides anything on it. Pure.
+
+The wire format only says a field is a `long` or a `string`; these rules say what the values may mean:
+
+| rule                | fields                                   | what is refused                                        |
+|---------------------|------------------------------------------|--------------------------------------------------------|
+| `empty`             | required identifiers (`*_id`, ...)      | an empty string (an empty customer id would act as one  |
+|                     |                                          | customer shared by everyone who sends one)             |
+| `negative`          | `*_minor` amounts                        | below zero: no record here means a negative amount     |
+| `too_large`         | `*_minor` amounts                        | over MAX_AMOUNT_MAJOR major units of the currency      |
+| `unknown_currency`  | `currency`                               | not an active ISO 4217 code (upper case) in CURRENCIES |
+| `implausible_time`  | `occurred_at`                            | outside [EARLIEST_MS, LATEST_MS): years 0 or 9999      |
+
+`problem(event)` returns the first (field, rule) an event breaks, or None. The worker parks such an event on the
+dead-letter topic with reason `invalid_value` and headers `error.field` and `error.rule`; `journey publish` and
+`journey replay` report the same with the line number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from agents.rules.limits import is_identifier_field
+
+CURRENCIES: dict[str, int] = {
+    # ISO 4217 code -> minor units (digits after the decimal point)
+    "AED": 2, "AUD": 2, "BGN": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CLP": 0, "CNY": 2, "CZK": 2, "DKK": 2,
+    "EUR": 2, "GBP": 2, "HKD": 2, "HUF": 2, "IDR": 2, "ILS": 2, "INR": 2, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0,
+    "KWD": 3, "MXN": 2, "MYR": 2, "NOK": 2, "NZD": 2, "OMR": 3, "PHP": 2, "PLN": 2, "RON": 2, "SAR": 2, "SEK": 2,
+    "SGD": 2, "THB": 2, "TND": 3, "TRY": 2, "TWD": 2, "UAH": 2, "USD": 2, "VND": 0, "ZAR": 2,
+}
+MAX_AMOUNT_MAJOR = 10_000_000
+"""Ten million major units (EUR 10 000 000, JPY 10 000 000): above any single shop payment or refund."""
+EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+LATEST_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+
+
+def problem(event: Any) -> tuple[str, str] | None:
+    """The first (field, rule) this input event breaks, or None when every value is plausible."""
+    currency = getattr(event, "currency", None)
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if is_identifier_field(f.name) and _required(f) and value == "":
+            return f.name, "empty"
+        if f.name.endswith("_minor") and isinstance(value, int):
+            if value < 0:
+                return f.name, "negative"
+            digits = CURRENCIES.get(currency, 2) if isinstance(currency, str) else 2
+            if value > MAX_AMOUNT_MAJOR * 10**digits:
+                return f.name, "too_large"
+        if f.name == "currency" and value is not None and value not in CURRENCIES:
+            return f.name, "unknown_currency"
+        if f.name == "occurred_at" and not EARLIEST_MS <= value < LATEST_MS:
+            return f.name, "implausible_time"
+    return None
+
+
+def _required(f: dataclasses.Field[Any]) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING

@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench report events state-schemas check-deploy clean
+.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench report events state-schemas k8s check-deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ events: $(STAMP) ## Regenerate agents/rules/events.py from schemas/*.avsc
 
 state-schemas: $(STAMP) ## Add the state dataclasses' current Avro schemas to schemas/state/ (commit them)
 	$(BIN)/python tools/state_schemas.py
+
+k8s: $(STAMP) ## Regenerate deploy/kubernetes/topics.yaml and policy-configmap.yaml (commit them)
+	$(BIN)/python tools/gen_k8s.py
 
 check-deploy: $(STAMP) ## Validate docker-compose.yml and deploy/ files with what runs here
 	$(BIN)/python tools/check_deploy.py

@@ -11,7 +11,7 @@ BENCH_STAMP  = $(BENCH_VENV)/.installed
 BENCH_ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench bench-quick report events state-schemas check-deploy clean
+.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench bench-quick report events state-schemas k8s check-deploy system-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -27,7 +27,10 @@ venv: $(STAMP) ## Create .venv with the project and its dev tools
 demo: $(STAMP) ## Run the main job: embedded broker, worker, simulated traffic, summary
 	$(BIN)/journey demo
 
-test: $(STAMP) ## Run lint, types and every test (unit, codec, integration on the embedded broker, CLI)
+system-deps: ## Install the Debian tools the tests use when missing and root (promtool, from `prometheus`)
+	bash tools/ensure_apt.sh promtool prometheus
+
+test: $(STAMP) system-deps ## Run lint, types and every test (unit, codec, integration on the embedded broker, CLI)
 	$(BIN)/ruff check pipeline agents tests bench tools
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -36,10 +39,10 @@ soak: $(STAMP) ## Long kill-and-backlog run: 12 SIGKILLs on 400 customers (make 
 	JOURNEY_SOAK_KILLS=$${JOURNEY_SOAK_KILLS:-12} JOURNEY_SOAK_CUSTOMERS=$${JOURNEY_SOAK_CUSTOMERS:-400} \
 		$(BIN)/pytest -q tests/integration/pipeline/worker/test_kill.py
 
-test-unit: $(STAMP) ## Run only the tests that need no broker
+test-unit: $(STAMP) system-deps ## Run only the tests that need no broker
 	$(BIN)/pytest -m "not integration"
 
-test-integration: $(STAMP) ## Run only the tests on the embedded broker
+test-integration: $(STAMP) system-deps ## Run only the tests on the embedded broker
 	$(BIN)/pytest -m integration
 
 lint: $(STAMP) ## ruff
@@ -68,6 +71,9 @@ events: $(STAMP) ## Regenerate agents/rules/events.py from schemas/*.avsc
 
 state-schemas: $(STAMP) ## Add the state dataclasses' current Avro schemas to schemas/state/ (commit them)
 	$(BIN)/python tools/state_schemas.py
+
+k8s: $(STAMP) ## Regenerate deploy/kubernetes/topics.yaml and policy-configmap.yaml (commit them)
+	$(BIN)/python tools/gen_k8s.py
 
 check-deploy: $(STAMP) ## Validate docker-compose.yml and deploy/ files with what runs here
 	$(BIN)/python tools/check_deploy.py

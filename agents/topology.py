@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka.partitioner import DefaultPartitioner
 
 from agents.alignment import TP, Aligner
+from agents.consumer_gauges import INTERVAL_S, ConsumerGauges
 from agents.customer_events import CustomerEvents, Headers, Incoming, Producer
 from agents.due_timer import CatchUp, DueTimer
 from agents.identity_index import IdentityIndex
@@ -105,6 +106,17 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
     async def publish_due() -> None:
         on_assignment()
         await timer.tick(time.time_ns() // 1_000_000)
+
+    gauges = ConsumerGauges(rt.metrics, _highwater(app), _start(app), customer_events.processed, CUSTOMER_INPUTS)
+
+    def on_partitions_assigned(_app: Any, /, *args: Any, signal: Any, **_: Any) -> None:  # args: (assignment,)
+        gauges.assigned(args[0])
+
+    app.on_partitions_assigned.connect(on_partitions_assigned)
+
+    @app.timer(INTERVAL_S, name="consumer_gauges")
+    async def consumer_gauges() -> None:
+        await gauges.update()
 
     @app.timer(0.05, name="release_held")
     async def release_held() -> None:

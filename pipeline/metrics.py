@@ -6,7 +6,7 @@ Recovery rate by decline class and variant = journey_recoveries_total / journey_
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -56,3 +56,34 @@ class Metrics:
         # Records whose delivery failed and was retried (the partition waits; nothing is skipped).
         self.send_retries = Counter("journey_send_retries", "Output records sent again after a failed delivery",
                                     registry=r)
+        # Messages not yet processed per input partition: fetch high watermark minus the next offset to process.
+        self.consumer_lag = Gauge("journey_consumer_lag", "Messages behind the high watermark",
+                                  ["topic", "partition"], registry=r)
+        # Consumer-group rebalances this worker took part in (each new assignment counts once).
+        self.rebalances = Counter("journey_rebalances", "Consumer-group rebalances", registry=r)
+        # Topic partitions currently assigned to this worker, by topic.
+        self.assigned_partitions = Gauge("journey_assigned_partitions", "Partitions assigned to this worker",
+                                         ["topic"], registry=r)
+        # The running package version, as the label of a constant 1: journey_build_info{version=...}.
+        self.build_info = Info("journey_build", "Package version of the worker", registry=r)
+        # The decision policy in force (the version stamped on every decision): journey_policy_info{version=...}.
+        self.policy_info = Info("journey_policy", "Version of the decision policy loaded", registry=r)
+
+    def describe(self, build_version: str, policy_version: str) -> None:
+        """Set the info metrics: what is running and which policy decides."""
+        self.build_info.info({"version": build_version})
+        self.policy_info.info({"version": policy_version})
+
+
+_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "info": ("_info",)}
+
+
+def series_names(metrics: Metrics) -> set[str]:
+    """Every series name the registry exposes (counters with `_total`, histograms' `_bucket`/`_sum`/`_count`, ...).
+
+    Dashboards and alert rules may name only these; the tests check them against this set.
+    """
+    names: set[str] = set()
+    for family in metrics.registry.collect():
+        names.update(family.name + suffix for suffix in _SUFFIXES.get(family.type, ("",)))
+    return names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from importlib import metadata
 from typing import Any
 
 import faust
@@ -16,6 +17,14 @@ def quiet_libraries(level: str) -> None:
     """faust/mode/aiokafka log at DEBUG by default, which costs real CPU on the hot path (TANSU.md)."""
     for name in ("faust", "mode", "aiokafka", "kafka", "rocksdict"):
         logging.getLogger(name).setLevel(level)
+
+
+def build_version() -> str:
+    """The installed package's version (journey_build_info)."""
+    try:
+        return metadata.version("payment-journey")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def build_app(rt: Runtime, bootstrap: str) -> faust.App:
@@ -43,6 +52,7 @@ def build_app(rt: Runtime, bootstrap: str) -> faust.App:
         producer_linger_ms=s.producer_linger_ms,
     )
     quiet_libraries(s.log_level)
+    rt.metrics.describe(build_version(), rt.policy.version)
     register_agents(app, rt)
 
     # Faust's send-soon buffer (table changelog writes) holds 100 records by default and warns "producer buffer full"

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agents.rules.journey import Context
-from agents.rules.validation import problem
 from agents.rules.replay import compare, replay
+from agents.rules.validation import problem
 from pipeline.demo.tables import table
 from pipeline.errors import DecodeError, InputError, JourneyError
 from pipeline.kafka.clients import consume, encode_all, produce

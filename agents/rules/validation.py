@@ -2,14 +2,12 @@
 
 The wire format only says a field is a `long` or a `string`; these rules say what the values may mean:
 
-| rule                | fields                                   | what is refused                                        |
-|---------------------|------------------------------------------|--------------------------------------------------------|
-| `empty`             | required identifiers (`*_id`, ...)      | an empty string (an empty customer id would act as one  |
-|                     |                                          | customer shared by everyone who sends one)             |
-| `negative`          | `*_minor` amounts                        | below zero: no record here means a negative amount     |
-| `too_large`         | `*_minor` amounts                        | over MAX_AMOUNT_MAJOR major units of the currency      |
-| `unknown_currency`  | `currency`                               | not an active ISO 4217 code (upper case) in CURRENCIES |
-| `implausible_time`  | `occurred_at`                            | outside [EARLIEST_MS, LATEST_MS): years 0 or 9999      |
+- `empty`: a required identifier (`*_id`, ...) is an empty string (an empty customer id would act as one customer
+  shared by everyone who sends one);
+- `negative`: a `*_minor` amount below zero (no record here means a negative amount);
+- `too_large`: a `*_minor` amount over MAX_AMOUNT_MAJOR major units of its currency;
+- `unknown_currency`: `currency` is not an active ISO 4217 code (upper case) in CURRENCIES;
+- `implausible_time`: `occurred_at` outside [EARLIEST_MS, LATEST_MS) (years 0 or 9999).
 
 `problem(event)` returns the first (field, rule) an event breaks, or None. The worker parks such an event on the
 dead-letter topic with reason `invalid_value` and headers `error.field` and `error.rule`; `journey publish` and

@@ -26,6 +26,7 @@ class PaymentRef:
     identifiers: tuple[str, ...]  # identity-index keys seen on the attempt
     attempted_at: int
     status: str = "attempted"  # attempted, succeeded, failed
+    checkout_outcome: str = ""  # what checkout decided on the attempt: approve, challenge or decline
 
 
 def identifiers_of_attempt(a: PaymentAttempted) -> tuple[str, ...]:

@@ -108,6 +108,8 @@ def _on_failed(state: DunningState, failed: PaymentFailed, info: DeclineInfo, t:
     case = state.find_case(failed.payment_id, order_id)
     if case is None and state.is_closed(case_key):
         return state, []  # paid, lapsed or stopped: never dun it again
+    if case is None and pay is not None and pay.checkout_outcome == "decline":
+        return state, []  # our own checkout declined it as fraud or card testing: nobody to ask to pay again
     out: list[Output] = []
     if case is None:
         case = _new_case(state, failed, info, order_id, card, network, t)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -22,6 +23,7 @@ from agents.rules.events import (
     PaymentRecovered,
     PaymentSucceeded,
 )
+from agents.rules.ledger import PaymentRef
 from agents.rules.preferences import Preferences
 from agents.rules.timeunits import DAY_MS, HOUR_MS
 from pipeline.policies import load_policy
@@ -428,3 +430,16 @@ def test_state_stays_bounded_however_many_orders_fail() -> None:
     state, out = run(events)
     assert len(state.cases) == 10 and len(steps(out, "stopped")) == 30
     assert {s.reason_code for s in steps(out, "stopped")} == {"CASE_LIMIT"}
+
+
+def test_a_payment_our_checkout_declined_opens_no_dunning_case() -> None:
+    """A card tester's hard declines must not become reminders asking the tester for a new payment method."""
+    ref = PaymentRef(payment_id="pay-f1", order_id="o1", amount_minor=5_000, currency="EUR", method="card",
+                     initiator="customer", network="visa", card_fingerprint="card-1", card_issuer="bank",
+                     identifiers=(), attempted_at=T0 - MIN, checkout_outcome="decline")
+    declined = dataclasses.replace(ctx(), payment=ref)
+    state, out = run([fail("f1", T0, "stolen_card")], declined, until=T0 + 30 * 24 * 60 * MIN)
+    assert out == [] and state.cases == ()
+    _, approved = run([fail("f1", T0, "stolen_card")], dataclasses.replace(declined, payment=dataclasses.replace(
+        ref, checkout_outcome="approve")))
+    assert steps(approved, "case_opened"), "the same failure after an approval is dunned"

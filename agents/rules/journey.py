@@ -161,9 +161,9 @@ def _apply(
     payment = ledger.find(state.payments, event.payment_id) if hasattr(event, "payment_id") else None
 
     if isinstance(event, PaymentAttempted):
-        decision = checkout.decide(state.profile, links, event, policy.checkout, now, policy.version)
-        outputs.append(decision)
-        payment = replace(ledger.ref_of(event), checkout_outcome=decision.outcome)
+        verdict = checkout.decide(state.profile, links, event, policy.checkout, now, policy.version)
+        outputs.append(verdict)
+        payment = replace(ledger.ref_of(event), checkout_outcome=verdict.outcome)
         state = replace(state, payments=ledger.remember(state.payments, payment))
         new_links.append(_link(links, payment.identifiers, state.customer_id, now, "seen", event.event_id))
     elif isinstance(event, RefundRequested):

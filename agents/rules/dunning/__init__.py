@@ -95,6 +95,10 @@ def on_due(state: DunningState, due: DueAction, ctx: DunningContext, policy: Dun
 
 # ---------------------------------------------------------------- failures
 
+NO_RETRY_ADVICE = frozenset({"MC_ADVICE_03", "MC_ADVICE_21"})
+MAX_CARD_HOLDS = 20
+
+
 def _on_failed(state: DunningState, failed: PaymentFailed, info: DeclineInfo, t: Turn) -> Result:
     pay = t.ctx.payment
     order_id = failed.order_id or (pay.order_id if pay else None)
@@ -105,6 +109,10 @@ def _on_failed(state: DunningState, failed: PaymentFailed, info: DeclineInfo, t:
     # The network saw this attempt whatever we do next: it counts toward the card's retry limits.
     attempt = CardAttempt(card=card, network=network, initiator=failed.initiator, at=t.now)
     state = replace(state, attempts=record_attempt(state.attempts, attempt))
+    if info.reason_code in NO_RETRY_ADVICE:
+        until = t.now + t.policy.networks.mastercard_no_retry_days * DAY_MS
+        holds = tuple((c, u) for c, u in state.card_holds if c != card and u > t.now)
+        state = replace(state, card_holds=((card, until), *holds)[:MAX_CARD_HOLDS])
     case = state.find_case(failed.payment_id, order_id)
     if case is None and state.is_closed(case_key):
         return state, []  # paid, lapsed or stopped: never dun it again
@@ -178,6 +186,11 @@ def _plan_retry(state: DunningState, case: Case, info: DeclineInfo,
     if n > t.policy.max_retries:
         return case, [t.step(case, "retry_held", "MAX_RETRIES",
                              f"All {t.policy.max_retries} retries of the policy are used.", attempt=n)], False
+    held_until = state.card_held_until(case.card, t.now)
+    if held_until is not None:
+        return case, [t.step(case, "retry_held", "MC_NO_RETRY", "Mastercard advised not to retry this card (merchant "
+                             f"advice 03 or 21): no retry for {t.policy.networks.mastercard_no_retry_days} days, "
+                             "for any order.", attempt=n)], False
     at = t.now + retry_delay_ms(info, n, t.policy)
     when, limit = earliest_within_limits(state.attempts, case.card, case.network, case.initiator, at,
                                          t.policy.networks)
@@ -196,6 +209,9 @@ def _plan_retry(state: DunningState, case: Case, info: DeclineInfo,
 def _fire_retry(state: DunningState, case: Case, due_at: int, t: Turn) -> tuple[Case, list[Output]]:
     """Check the limits again at firing time: other attempts on the card may have come since scheduling."""
     n = case.retries_fired + 1
+    if state.card_held_until(case.card, t.now) is not None:
+        return case, [t.step(case, "retry_held", "MC_NO_RETRY", "Mastercard advised not to retry this card (merchant "
+                             "advice 03 or 21) since this retry was scheduled.", attempt=n)]
     when, limit = earliest_within_limits(state.attempts, case.card, case.network, case.initiator, t.now,
                                          t.policy.networks)
     if limit is None:

@@ -21,6 +21,7 @@ class NetworkLimits:
     visa_max_reattempts_30d: int = 15
     mastercard_max_retries_24h: int = 10
     mastercard_max_retries_30d: int = 35
+    mastercard_no_retry_days: int = 30  # after merchant advice 03 or 21 the card is not retried, whatever the order
 
 
 @dataclass(frozen=True, slots=True)

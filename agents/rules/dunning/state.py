@@ -107,6 +107,12 @@ class DunningState:
     offers: tuple[OfferGrant, ...] = ()  # offers made, newest first, for the budget
     orders: tuple[OrderNote, ...] = ()  # recent orders, newest first
     blocked_until: int = 0  # after a chargeback or fraud block no new case opens before this time
+    card_holds: tuple[tuple[str, int], ...] = ()  # (card, until): Mastercard said never retry it (advice 03/21)
+
+    def card_held_until(self, card: str, now: int) -> int | None:
+        """Until when retries of this card are forbidden, if they are at `now`."""
+        until = max((u for c, u in self.card_holds if c == card), default=0)
+        return until if until > now else None
 
     @classmethod
     def empty(cls) -> DunningState:

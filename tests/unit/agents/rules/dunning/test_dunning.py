@@ -443,3 +443,15 @@ def test_a_payment_our_checkout_declined_opens_no_dunning_case() -> None:
     _, approved = run([fail("f1", T0, "stolen_card")], dataclasses.replace(declined, payment=dataclasses.replace(
         ref, checkout_outcome="approve")))
     assert steps(approved, "case_opened"), "the same failure after an approval is dunned"
+
+
+def test_after_mastercard_advice_03_the_card_is_not_retried_for_30_days_whatever_the_order() -> None:
+    day = 24 * 60 * MIN
+    dead = fail("f1", T0, "do_not_honor", network="mastercard", advice="03", order="o1")
+    other_order = fail("f2", T0 + 5 * day, "insufficient_funds", network="mastercard", order="o2")
+    _, out = run([dead, other_order])
+    assert not [s for s in steps(out, "retry_scheduled") if s.case_id == "o2"]
+    assert [s.reason_code for s in steps(out, "retry_held") if s.case_id == "o2"] == ["MC_NO_RETRY"]
+    later = fail("f3", T0 + 31 * day, "insufficient_funds", network="mastercard", order="o3")
+    _, out = run([dead, later])
+    assert [s for s in steps(out, "retry_scheduled") if s.case_id == "o3"], "after 30 days the card may be retried"

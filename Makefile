@@ -5,15 +5,15 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench report events state-schemas check-deploy clean
+.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench report events state-schemas check-deploy constraints clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv with the project and its dev tools
@@ -56,6 +56,11 @@ state-schemas: $(STAMP) ## Add the state dataclasses' current Avro schemas to sc
 
 check-deploy: $(STAMP) ## Validate docker-compose.yml and deploy/ files with what runs here
 	$(BIN)/python tools/check_deploy.py
+
+constraints: $(STAMP) ## Regenerate constraints.txt (exact versions for the image) from .venv
+	{ echo "# Exact versions of every package in a \`make venv\` environment, for reproducible images (deploy/Dockerfile)."; \
+	  echo "# Regenerate with \`make constraints\` after changing a dependency in pyproject.toml."; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v '^payment-journey'; } > constraints.txt
 
 clean: ## Remove the venv and local data
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.policies import DEFAULT_DECLINES_PATH, DEFAULT_POLICY_PATH
-
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS_DIR = ROOT / "schemas"
+from pipeline.resources import SCHEMAS_DIR
 
 
 def _bool(value: str) -> bool:

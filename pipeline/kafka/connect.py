@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import JourneyError
-from pipeline.kafka.embedded import EmbeddedBroker
+from pipeline.kafka.embedded import EmbeddedBroker, embedded_available
 from pipeline.settings import Settings
 
 
@@ -57,5 +57,8 @@ def connect(settings: Settings, start_embedded: bool) -> Iterator[Connection]:
         raise JourneyError(
             "no broker: set KAFKA_BOOTSTRAP_SERVERS, or run `journey broker` first (it serves this data directory)"
         )
+    if not embedded_available():
+        raise JourneyError("no broker: set KAFKA_BOOTSTRAP_SERVERS, or install payment-journey[embedded] "
+                           "to run the embedded broker")
     with EmbeddedBroker(settings.data_dir) as broker:
         yield Connection(broker.bootstrap, True)

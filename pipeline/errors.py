@@ -61,3 +61,11 @@ class InputError(JourneyError):
 
 class BrokerError(JourneyError):
     """The embedded broker could not be found, started or reached."""
+
+
+class BrokerUnreachable(BrokerError):
+    """No Kafka broker answered at the bootstrap address (`journey` exits 1)."""
+
+
+class SettingsError(JourneyError):
+    """A setting from the environment is malformed, missing, or unsafe for where it is used."""

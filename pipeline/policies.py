@@ -13,8 +13,8 @@ from typing import Any
 
 from agents.rules.declines import KnowledgeBase, parse_knowledge_base
 from agents.rules.policy import Policy, PolicyError, parse_policy
+from pipeline.resources import POLICIES_DIR
 
-POLICIES_DIR = Path(__file__).resolve().parents[1] / "policies"
 DEFAULT_POLICY_PATH = POLICIES_DIR / "default.toml"
 DEFAULT_DECLINES_PATH = POLICIES_DIR / "declines.toml"
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agents.rules.policy import PolicyError
-from pipeline.errors import JourneyError
+from pipeline.errors import BrokerUnreachable, JourneyError
 from pipeline.settings import Settings
 
 
@@ -62,9 +62,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings.from_env()
     try:
-        return int(COMMANDS[args.command](settings, args) or 0)
+        return int(COMMANDS[args.command](Settings.from_env(), args) or 0)
+    except BrokerUnreachable as err:
+        print(f"journey {args.command}: {err}", file=sys.stderr)
+        return 1
     except (JourneyError, PolicyError) as err:
         print(f"journey {args.command}: {err}", file=sys.stderr)
         return 2

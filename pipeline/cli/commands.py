@@ -33,7 +33,8 @@ def codec_for(settings: Settings) -> Codec:
 def publish_records(settings: Settings, records: list[Any]) -> int:
     codec = codec_for(settings)
     with connect(settings, start_embedded=False) as conn:
-        return asyncio.run(produce(conn.bootstrap, encode_all(codec, records), _progress("published", len(records))))
+        return asyncio.run(produce(conn.bootstrap, encode_all(codec, records), _progress("published", len(records)),
+                                   security=conn.security))
 
 
 def read_events(lines: Iterable[str], schemas_dir: Path) -> tuple[list[Any], list[str]]:
@@ -84,7 +85,8 @@ async def tail(settings: Settings, topic: str, from_beginning: bool, follow: boo
     count = 0
     with connect(settings, start_embedded=False) as conn:
         try:
-            stream = consume(conn.bootstrap, [topic], from_beginning=from_beginning, follow=follow)
+            stream = consume(conn.bootstrap, [topic], from_beginning=from_beginning, follow=follow,
+                             security=conn.security)
             async with contextlib.aclosing(stream):
                 async for t, p, offset, key, value, headers in stream:
                     out.write(json.dumps(_describe(codec, t, p, offset, key, value, headers)) + "\n")

@@ -24,7 +24,7 @@ from pipeline import sim as simulation
 from pipeline.demo.summary import summarise
 from pipeline.errors import DecodeError
 from pipeline.kafka.clients import Outgoing, Publisher, consume, encode_all
-from pipeline.kafka.connect import connect
+from pipeline.kafka.connect import Connection, connect
 from pipeline.kafka.embedded import free_port
 from pipeline.settings import Settings
 from pipeline.sim import simulation_start
@@ -55,7 +55,7 @@ def run_demo(settings: Settings, customers: int, seed: int, timeout_s: float) ->
         port = free_port()
         worker = _start_worker(settings, conn.bootstrap, conn.tansu, port)
         try:
-            return _drive(settings, conn.bootstrap, worker, port, customers, seed, timeout_s, started)
+            return _drive(settings, conn, worker, port, customers, seed, timeout_s, started)
         finally:
             _stop(worker)
 
@@ -82,7 +82,7 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
             worker.wait()
 
 
-def _drive(settings: Settings, bootstrap: str, worker: subprocess.Popen[bytes], port: int, customers: int,
+def _drive(settings: Settings, conn: Connection, worker: subprocess.Popen[bytes], port: int, customers: int,
            seed: int, timeout_s: float, started: float) -> int:
     registry = registry_from_settings(settings.schema_registry_url, settings.data_dir)
     codec = Codec(registry, schemas_dir=settings.schemas_dir)
@@ -97,7 +97,7 @@ def _drive(settings: Settings, bootstrap: str, worker: subprocess.Popen[bytes], 
     }
     say(f"[3/5] publishing 30 days of history: {len(events):,} events, then {len(duplicates)} duplicates and "
         f"{len(broken)} broken messages")
-    outputs, dead = asyncio.run(_publish_and_collect(bootstrap, codec, events, [*duplicates, *broken], port,
+    outputs, dead = asyncio.run(_publish_and_collect(conn, codec, events, [*duplicates, *broken], port,
                                                      expected, worker, timeout_s))
     metrics = _scrape(port)
     say("[5/5] stopping the worker and the broker")
@@ -108,7 +108,7 @@ def _drive(settings: Settings, bootstrap: str, worker: subprocess.Popen[bytes], 
     return 0 if ok else 1
 
 
-async def _publish_and_collect(bootstrap: str, codec: Codec, events: list[Any], extra: list[Outgoing], port: int,
+async def _publish_and_collect(conn: Connection, codec: Codec, events: list[Any], extra: list[Outgoing], port: int,
                                expected: dict[str, int], worker: subprocess.Popen[bytes],
                                timeout_s: float) -> tuple[list[Any], list[tuple[str, dict[str, str]]]]:
     """Publish the history day by day (pipeline/sim/pacing.py), each processed before the next, while collecting."""
@@ -118,7 +118,8 @@ async def _publish_and_collect(bootstrap: str, codec: Codec, events: list[Any], 
     stop = asyncio.Event()
 
     async def collect() -> None:
-        stream = consume(bootstrap, OUTPUTS, from_beginning=True, follow=True, heartbeat=True)
+        stream = consume(conn.bootstrap, OUTPUTS, from_beginning=True, follow=True, heartbeat=True,
+                         security=conn.security)
         async with contextlib.aclosing(stream):
             async for topic, _p, _o, _k, value, headers in stream:
                 if stop.is_set():
@@ -134,7 +135,7 @@ async def _publish_and_collect(bootstrap: str, codec: Codec, events: list[Any], 
     deadline = time.monotonic() + timeout_s
     show = _progress_line("      processed", len(events))
     sent = 0
-    async with Publisher(bootstrap) as publisher:
+    async with Publisher(conn.bootstrap, conn.security) as publisher:
         for wave in days(events):
             await publisher.send_all(encode_all(codec, wave))
             sent += len(wave)

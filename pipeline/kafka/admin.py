@@ -9,21 +9,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaClient
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pipeline.errors import BrokerError
+from pipeline.kafka.clients import start_client
 
 
-async def ensure_topics(bootstrap: str, topics: Mapping[str, int], replication: int = 1) -> None:
+async def ensure_topics(bootstrap: str, topics: Mapping[str, int], replication: int = 1,
+                        security: Mapping[str, Any] | None = None) -> None:
     """Create the missing topics with the given partition counts. Idempotent.
 
+    `replication` is the replication factor of the topics created (JOURNEY_REPLICATION_FACTOR).
     Raises BrokerError when the broker refuses a topic or an existing topic has another partition count.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
+    await start_client(admin, bootstrap)
     try:
         # No topic names in this request: naming an unknown topic would make Tansu auto-create it.
         existing = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics(None)}
@@ -46,11 +50,11 @@ async def ensure_topics(bootstrap: str, topics: Mapping[str, int], replication: 
         await admin.close()
 
 
-async def wait_for_broker(bootstrap: str, timeout: float = 15.0) -> None:
+async def wait_for_broker(bootstrap: str, timeout: float = 15.0, security: Mapping[str, Any] | None = None) -> None:
     """Return once the broker answers a metadata request; BrokerError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+        client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=2000, **(security or {}))
         try:
             await client.bootstrap()
             return

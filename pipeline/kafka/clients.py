@@ -7,15 +7,39 @@ records keyed by customer_id land on the partition the customer agent and its ta
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
+
+from pipeline.errors import BrokerUnreachable
 
 
 class Encoder(Protocol):
     def encode(self, record: Any) -> bytes: ...
+
+
+def _quiet_bootstrap(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Unable connect to")  # reported once, as BrokerUnreachable
+
+
+async def start_client(client: Any, bootstrap: str) -> None:
+    """`await client.start()`; BrokerUnreachable (one sentence, no per-attempt log lines) if no broker answers."""
+    log = logging.getLogger("aiokafka")
+    log.addFilter(_quiet_bootstrap)
+    try:
+        await client.start()
+    except KafkaConnectionError:
+        with contextlib.suppress(Exception):  # half-started: release what it opened
+            await (getattr(client, "stop", None) or client.close)()  # the admin client has close() only
+        raise BrokerUnreachable(f"no Kafka broker answered on {bootstrap}; check KAFKA_BOOTSTRAP_SERVERS and that "
+                                "the broker is running") from None
+    finally:
+        log.removeFilter(_quiet_bootstrap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +53,12 @@ class Outgoing:
 class Publisher:
     """A producer kept open across many small batches (the demo's waves)."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    def __init__(self, bootstrap: str, security: Mapping[str, Any] | None = None) -> None:
+        self._bootstrap = bootstrap
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all", **(security or {}))
 
     async def __aenter__(self) -> Publisher:
-        await self._producer.start()
+        await start_client(self._producer, self._bootstrap)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -49,11 +74,13 @@ class Publisher:
 
 
 async def produce(
-    bootstrap: str, records: Iterable[Outgoing], progress: Callable[[int], None] | None = None
+    bootstrap: str, records: Iterable[Outgoing], progress: Callable[[int], None] | None = None,
+    security: Mapping[str, Any] | None = None,
 ) -> int:
     """Send every record; returns how many were acknowledged. Raises on the first failed delivery."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, acks="all", max_batch_size=256 * 1024)
-    await producer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, acks="all", max_batch_size=256 * 1024,
+                                **(security or {}))
+    await start_client(producer, bootstrap)
     sent = 0
     try:
         pending: list[asyncio.Future[object]] = []
@@ -78,7 +105,7 @@ async def produce(
 
 async def consume(
     bootstrap: str, topics: Iterable[str], *, from_beginning: bool, follow: bool, idle_s: float = 2.0,
-    heartbeat: bool = False,
+    heartbeat: bool = False, security: Mapping[str, Any] | None = None,
 ) -> AsyncGenerator[tuple[str, int, int, bytes | None, bytes | None, list[tuple[str, bytes]]], None]:
     """Yield (topic, partition, offset, key, value, headers) without joining a consumer group.
 
@@ -86,8 +113,9 @@ async def consume(
     Without `follow`, stops once every partition is read up to the high watermark its last fetch reported (the fetch
     high watermark is right even on Tansu, whose ListOffsets answer is not) and nothing new came for `idle_s`.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    await consumer.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                                **(security or {}))
+    await start_client(consumer, bootstrap)
     try:
         names = list(topics)
         for _ in range(20):  # a topic being created right now shows up in metadata within moments

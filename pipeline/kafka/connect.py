@@ -8,12 +8,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import JourneyError
-from pipeline.kafka.embedded import EmbeddedBroker
+from pipeline.kafka.embedded import EmbeddedBroker, embedded_available
+from pipeline.kafka.security import client_options
 from pipeline.settings import Settings
 
 
@@ -21,6 +23,8 @@ from pipeline.settings import Settings
 class Connection:
     bootstrap: str
     tansu: bool  # the broker is Tansu: its end-offset workaround applies
+    # aiokafka security keywords (pipeline.kafka.security); none for the embedded broker, which is plaintext
+    security: Mapping[str, Any] = field(default_factory=dict)
 
 
 def broker_file(data_dir: Path) -> Path:
@@ -47,7 +51,7 @@ def running_embedded_broker(data_dir: Path) -> str | None:
 def connect(settings: Settings, start_embedded: bool) -> Iterator[Connection]:
     """Yield a connection; start (and finally stop) an embedded broker only when allowed and none is running."""
     if settings.bootstrap_servers:
-        yield Connection(settings.bootstrap_servers, settings.tansu)
+        yield Connection(settings.bootstrap_servers, settings.tansu, client_options(settings))
         return
     found = running_embedded_broker(settings.data_dir)
     if found:
@@ -57,5 +61,8 @@ def connect(settings: Settings, start_embedded: bool) -> Iterator[Connection]:
         raise JourneyError(
             "no broker: set KAFKA_BOOTSTRAP_SERVERS, or run `journey broker` first (it serves this data directory)"
         )
+    if not embedded_available():
+        raise JourneyError("no broker: set KAFKA_BOOTSTRAP_SERVERS, or install payment-journey[embedded] "
+                           "to run the embedded broker")
     with EmbeddedBroker(settings.data_dir) as broker:
         yield Connection(broker.bootstrap, True)

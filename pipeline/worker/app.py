@@ -1,16 +1,25 @@
-"""The Faust application: one app per worker, configured from Settings, with the agents of agents/ registered."""
+"""The Faust application: one app per worker, configured from Settings, with the agents of agents/ registered.
+
+Secure by default: the web server listens on JOURNEY_WEB_BIND (127.0.0.1 unless set), serves /metrics and nothing
+of Faust's own pages (the /table pages would show customer state; /router, /graph and the statistics are off too),
+and with JOURNEY_API_TOKEN set every request but /metrics needs that bearer token.
+"""
 
 from __future__ import annotations
 
+import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from importlib import metadata
 from typing import Any
 
 import faust
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.runtime import Runtime
 from agents.topology import register_agents
+from pipeline.kafka.security import broker_credentials
 
 
 def quiet_libraries(level: str) -> None:
@@ -27,7 +36,26 @@ def build_version() -> str:
         return "unknown"
 
 
-def build_app(rt: Runtime, bootstrap: str) -> faust.App:
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+OPEN_PATHS = frozenset({"/metrics", "/metrics/"})  # Prometheus scrapes without a token
+
+
+def bearer_token_guard(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """aiohttp middleware: 401 for any request but /metrics without `Authorization: Bearer <token>`."""
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "").encode()
+        if request.path in OPEN_PATHS or hmac.compare_digest(given, expected):
+            return await handler(request)
+        return web.Response(status=401, text="bearer token required\n", headers={"WWW-Authenticate": "Bearer"})
+
+    return guard
+
+
+def build_app(rt: Runtime, bootstrap: str, secured: bool = True) -> faust.App:
+    """The app on `bootstrap`; `secured`: authenticate with the SASL/SSL settings (not to the embedded broker)."""
     s = rt.settings
     session = s.session_timeout_s
     app = faust.App(
@@ -36,12 +64,19 @@ def build_app(rt: Runtime, bootstrap: str) -> faust.App:
         store=s.store,
         datadir=str(s.data_dir / "worker"),
         topic_partitions=s.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=s.replication_factor,  # every changelog and repartition topic too
+        broker_credentials=broker_credentials(s) if secured else None,
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=s.web_enabled,
         web_port=s.web_port,
         web_host=s.web_host,
+        web_bind=s.web_bind,
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_application_options={"middlewares": [bearer_token_guard(s.api_token)]} if s.api_token else {},
         broker_session_timeout=session,
         broker_heartbeat_interval=max(session / 6, 0.5),
         broker_rebalance_timeout=session * 2,

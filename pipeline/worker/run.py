@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
+import socket
 import sys
 import threading
 
+from pipeline.errors import SettingsError
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.connect import Connection, broker_file, connect, write_broker_file
 from pipeline.settings import Settings
@@ -16,7 +19,8 @@ from pipeline.topics import topic_specs
 
 def prepare(conn: Connection, settings: Settings) -> None:
     """Create every topic with the project's partition count; on Tansu, correct its end offsets."""
-    asyncio.run(ensure_topics(conn.bootstrap, topic_specs(settings.partitions)))
+    asyncio.run(ensure_topics(conn.bootstrap, topic_specs(settings.partitions), settings.replication_factor,
+                              conn.security))
     if conn.tansu:
         from pipeline.kafka.tansu_fix import install_end_offsets_fix
 
@@ -26,6 +30,21 @@ def prepare(conn: Connection, settings: Settings) -> None:
     install_fetch_wait(settings.fetch_wait_for(conn.tansu))
 
 
+def check_web_port(settings: Settings) -> None:
+    """SettingsError if the web port cannot be bound, so a busy port is one sentence, not Faust's traceback after
+    the worker has joined its group. (A port taken between this check and Faust's bind still fails in Faust.)"""
+    if not settings.web_enabled:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in settings.web_bind else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds: TIME_WAIT is no conflict
+        try:
+            probe.bind((settings.web_bind, settings.web_port))
+        except OSError as err:
+            why = "is in use" if err.errno == errno.EADDRINUSE else f"cannot be bound ({err.strerror})"
+            raise SettingsError(f"web port {settings.web_bind}:{settings.web_port} {why}; set JOURNEY_WEB_PORT to "
+                                "a free port (or JOURNEY_WEB_ENABLED=0)") from None
+
+
 def run_worker(settings: Settings) -> int:
     import faust
     import uvloop
@@ -33,11 +52,15 @@ def run_worker(settings: Settings) -> int:
     from agents.runtime import Runtime
     from pipeline.worker.app import build_app, quiet_libraries
 
+    if settings.production_broker and settings.dev_link_secret:
+        raise SettingsError("JOURNEY_LINK_SECRET is not set: a worker on a real Kafka cluster needs its own secret "
+                            "for payment links (e.g. `openssl rand -hex 32`), not the public development value")
+    check_web_port(settings)
     with connect(settings, start_embedded=True) as conn:
         prepare(conn, settings)
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # the worker's loop; prepare() ran on its own
         asyncio.set_event_loop(asyncio.new_event_loop())
-        app = build_app(Runtime.from_settings(settings), conn.bootstrap)
+        app = build_app(Runtime.from_settings(settings), conn.bootstrap, secured=bool(settings.bootstrap_servers))
         print(f"worker {settings.app_id} on {conn.bootstrap} (store {settings.store})", file=sys.stderr, flush=True)
         worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
         quiet_libraries(settings.log_level)

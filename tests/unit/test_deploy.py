@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
-from tools.check_deploy import PLACEHOLDER_SECRET, compose, hadolint, main
+from tools.check_deploy import PLACEHOLDER_SECRET, ROOT, compose, hadolint, main
 
 
 def test_docker_compose_file_is_valid_for_compose_v2() -> None:
@@ -56,3 +57,32 @@ def test_the_dockerfile_check_fails_on_a_dockerfile_hadolint_warns_about(tmp_pat
     sloppy.write_text("FROM python\nRUN pip install faust-streaming\n")
     run = hadolint(sloppy)
     assert run.returncode != 0 and "DL3006" in run.stdout  # untagged base image
+
+
+DOCKERFILE_TEXT = (ROOT / "deploy" / "Dockerfile").read_text()
+
+
+def test_the_image_creates_its_data_volume_for_the_runtime_user() -> None:
+    assert "mkdir /data" in DOCKERFILE_TEXT and "chown journey:journey /data" in DOCKERFILE_TEXT
+    assert DOCKERFILE_TEXT.index("chown journey:journey /data") < DOCKERFILE_TEXT.index('VOLUME ["/data"]')
+    assert "USER 10001" in DOCKERFILE_TEXT and "useradd --create-home --uid 10001 journey" in DOCKERFILE_TEXT
+
+
+def test_the_base_image_is_pinned_and_the_install_uses_the_constraints() -> None:
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE_TEXT, re.M)
+    assert base and re.fullmatch(r"python:3\.11\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", base.group(1))
+    assert "PIP_CONSTRAINT=/src/constraints.txt pip install" in DOCKERFILE_TEXT
+    assert "[embedded]" not in DOCKERFILE_TEXT and "calfkit" not in DOCKERFILE_TEXT
+
+
+def test_the_image_listens_beyond_loopback_explicitly_and_checks_its_health() -> None:
+    assert "JOURNEY_WEB_BIND=0.0.0.0" in DOCKERFILE_TEXT
+    assert "HEALTHCHECK" in DOCKERFILE_TEXT and "/metrics" in DOCKERFILE_TEXT
+
+
+def test_every_file_the_image_copies_exists_and_the_context_leaves_out_local_state() -> None:
+    copied = [name for line in DOCKERFILE_TEXT.splitlines() if line.startswith("COPY ") and "--from" not in line
+              for name in line.split()[1:-1]]
+    assert copied and all((ROOT / name).exists() for name in copied), copied
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", ".data", "**/__pycache__", "build", "dist", "tests"} <= ignored

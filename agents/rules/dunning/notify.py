@@ -55,18 +55,25 @@ def sign_link(secret: bytes, customer_id: str, case_id: str, expires_at: int, ba
 
 
 def verify_link(secret: bytes, link: str, now: int) -> LinkClaims | None:
-    """The claims of a genuine, unexpired link (or bare token); None for anything forged, altered or expired.
-    """
+    """The claims of a genuine, unexpired link (or bare token); None for anything forged, altered, expired or
+    malformed (non-ASCII, bad base64, wrong parts): a link comes from outside and must never raise."""
     payload, _, mac = link.rsplit("/", 1)[-1].partition(".")
-    if not payload or not mac or not hmac.compare_digest(mac, _mac(secret, payload)):
+    if not payload or not mac or not (payload.isascii() and mac.isascii()):
+        return None
+    if not hmac.compare_digest(mac, _mac(secret, payload)):
         return None
     try:
-        customer_id, case_id, expires_at = json.loads(_unb64(payload))
-    except (ValueError, TypeError):
+        claims = json.loads(_unb64(payload))
+    except ValueError:  # bad base64 (binascii.Error), not UTF-8, not JSON
         return None
-    if not isinstance(expires_at, int) or now >= expires_at:
+    if not (isinstance(claims, list) and len(claims) == 3):
         return None
-    return LinkClaims(customer_id=str(customer_id), case_id=str(case_id), expires_at=expires_at)
+    customer_id, case_id, expires_at = claims
+    if not (isinstance(customer_id, str) and isinstance(case_id, str)):
+        return None
+    if isinstance(expires_at, bool) or not isinstance(expires_at, int) or now >= expires_at:
+        return None
+    return LinkClaims(customer_id=customer_id, case_id=case_id, expires_at=expires_at)
 
 
 # ---------------------------------------------------------------- quiet hours

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from pipeline.errors import SettingsError
 from pipeline.settings import Settings
 
 
@@ -23,3 +26,36 @@ def test_link_secret_never_appears_in_repr() -> None:
     s = Settings.from_env({"JOURNEY_LINK_SECRET": "hunter2-very-secret"})
     assert s.link_secret == b"hunter2-very-secret"
     assert "hunter2" not in repr(s)
+
+
+def test_malformed_or_unsafe_kafka_security_settings_are_refused_with_the_variable_named() -> None:
+    for env, named in [({"KAFKA_SECURITY_PROTOCOL": "TLS"}, "KAFKA_SECURITY_PROTOCOL"),
+                       ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_USERNAME": "u"}, "KAFKA_SASL_PASSWORD"),
+                       ({"KAFKA_SASL_MECHANISM": "GSSAPI"}, "KAFKA_SASL_MECHANISM"),
+                       ({"JOURNEY_REPLICATION_FACTOR": "0"}, "JOURNEY_REPLICATION_FACTOR")]:
+        with pytest.raises(SettingsError, match=named):
+            Settings.from_env(env)
+    with pytest.raises(SettingsError, match="JOURNEY_PARTITIONS must be an integer, not 'many'"):
+        Settings.from_env({"JOURNEY_PARTITIONS": "many"})
+    with pytest.raises(SettingsError, match="JOURNEY_SESSION_TIMEOUT must be a number"):
+        Settings.from_env({"JOURNEY_SESSION_TIMEOUT": "soon"})
+
+
+def test_secrets_of_the_web_api_and_of_sasl_never_appear_in_repr() -> None:
+    s = Settings.from_env({"JOURNEY_API_TOKEN": "tok-very-secret", "KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+                           "KAFKA_SASL_USERNAME": "svc", "KAFKA_SASL_PASSWORD": "pw-very-secret"})
+    assert (s.api_token, s.sasl_password, s.security_protocol) == ("tok-very-secret", "pw-very-secret", "SASL_SSL")
+    assert "very-secret" not in repr(s)
+
+
+def test_the_web_server_listens_on_loopback_unless_told_otherwise() -> None:
+    assert Settings.from_env({}).web_bind == "127.0.0.1"
+    assert Settings.from_env({"JOURNEY_WEB_BIND": "0.0.0.0"}).web_bind == "0.0.0.0"  # noqa: S104
+
+
+def test_only_a_broker_that_is_neither_embedded_nor_tansu_counts_as_production() -> None:
+    assert not Settings.from_env({}).production_broker
+    assert not Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "h:1", "JOURNEY_TANSU": "1"}).production_broker
+    real = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"})
+    assert real.production_broker and real.dev_link_secret
+    assert not Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "k:1", "JOURNEY_LINK_SECRET": "x"}).dev_link_secret

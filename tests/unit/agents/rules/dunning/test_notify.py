@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import random
+import string
 from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -48,6 +53,44 @@ def test_a_link_with_another_secret_or_an_altered_payload_does_not_verify() -> N
     forged_payload = sign_link(SECRET, "c2", "o1", expires_at=10_000).split(".")[0]
     assert verify_link(SECRET, f"{forged_payload}.{token.split('.')[1]}", now=0) is None
     assert verify_link(SECRET, "not-a-token", now=0) is None
+
+
+def _signed(payload: str) -> str:
+    """A token whose MAC is genuine for an arbitrary payload, so verification reaches the payload's parsing."""
+    mac = hmac.new(SECRET, payload.encode("ascii"), hashlib.sha256).digest()
+    return f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+ALPHABETS = [string.printable, string.ascii_letters + string.digits + "-_.=/", "ÄéΩ€✓\x00\ud7ff漢字.-_/", "."]
+
+
+def test_no_string_whatever_its_characters_makes_link_verification_raise() -> None:
+    rnd = random.Random(11)
+    genuine = sign_link(SECRET, "c1", "o1", expires_at=10_000)
+    for _ in range(3_000):
+        alphabet = rnd.choice(ALPHABETS)
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 60)))
+        cut = rnd.randrange(len(genuine) + 1)
+        for candidate in (text, genuine[:cut] + text + genuine[cut:], genuine[:cut] + text):
+            claims = verify_link(SECRET, candidate, now=0)
+            assert claims is None or candidate.rsplit("/", 1)[-1] == genuine  # a URL prefix is fine
+
+
+def test_a_genuinely_signed_but_malformed_payload_is_invalid() -> None:
+    rnd = random.Random(12)
+    shapes = [b"[]", b'["c1","o1"]', b'["c1","o1",10000,4]', b'{"a":1,"b":2,"c":3}', b'"c1"', b"10000", b"null",
+              b'[1,"o1",10000]', b'["c1",null,10000]', b'["c1","o1","10000"]', b'["c1","o1",true]',
+              b'["c1","o1",1e9]', b"\xff\xfe[", b"not json"]
+    payloads = [_b64(raw) for raw in shapes] + ["!!!", "a", "ab=c", "====", "_-_-_"]
+    payloads += ["".join(rnd.choice(string.ascii_letters + "-_=") for _ in range(rnd.randrange(1, 40)))
+                 for _ in range(2_000)]
+    for payload in payloads:
+        assert verify_link(SECRET, _signed(payload), now=0) is None, payload
+    assert verify_link(SECRET, _signed(_b64(b'["c1","o1",10000]')), now=0) is not None
 
 
 def test_quiet_hours_crossing_midnight_end_the_next_morning() -> None:

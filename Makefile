@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench report events state-schemas check-deploy clean
+.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench report events asyncapi state-schemas check-deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ report: $(STAMP) ## Regenerate the decision-quality report in docs/
 
 events: $(STAMP) ## Regenerate agents/rules/events.py from schemas/*.avsc
 	$(BIN)/python tools/gen_events.py
+
+asyncapi: $(STAMP) ## Regenerate docs/asyncapi.yaml (the topics as AsyncAPI 3.0) from schemas/ and pipeline/topics.py
+	$(BIN)/python tools/gen_asyncapi.py
 
 state-schemas: $(STAMP) ## Add the state dataclasses' current Avro schemas to schemas/state/ (commit them)
 	$(BIN)/python tools/state_schemas.py

@@ -23,7 +23,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from agents.rules.events import PaymentAttempted
-from pipeline.demo.tables import table
+from bench.text_table import table
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.embedded import EmbeddedBroker, free_port
 from pipeline.topics import topic_specs

@@ -11,7 +11,7 @@ BENCH_STAMP  = $(BENCH_VENV)/.installed
 BENCH_ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench bench-quick report events state-schemas k8s check-deploy constraints system-deps clean
+.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench bench-quick report events asyncapi state-schemas k8s check-deploy constraints system-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ report: $(STAMP) ## Regenerate the decision-quality report in docs/
 
 events: $(STAMP) ## Regenerate agents/rules/events.py from schemas/*.avsc
 	$(BIN)/python tools/gen_events.py
+
+asyncapi: $(STAMP) ## Regenerate docs/asyncapi.yaml (the topics as AsyncAPI 3.0) from schemas/ and pipeline/topics.py
+	$(BIN)/python tools/gen_asyncapi.py
 
 state-schemas: $(STAMP) ## Add the state dataclasses' current Avro schemas to schemas/state/ (commit them)
 	$(BIN)/python tools/state_schemas.py

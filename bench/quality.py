@@ -23,7 +23,7 @@ from agents.rules.events import PaymentAttempted, RefundRequested
 from agents.rules.journey import Context
 from agents.rules.refunds import baseline_refund
 from agents.rules.replay import replay
-from pipeline.demo.tables import table
+from bench.text_table import table
 from pipeline.policies import load_policy
 from pipeline.sim import Labelled, generate, label_index
 

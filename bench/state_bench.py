@@ -20,7 +20,7 @@ from typing import Any
 from agents.rules.identity import IdentityNode
 from agents.rules.journey import Context, CustomerState
 from agents.rules.replay import replay
-from pipeline.demo.tables import table
+from bench.text_table import table
 from pipeline.policies import load_policy
 from pipeline.sim import generate
 from pipeline.wire import state_codec

@@ -6,9 +6,10 @@ Nothing else in the project reads os.environ. Secrets are kept out of repr() so 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import SettingsError
 from pipeline.policies import DEFAULT_DECLINES_PATH, DEFAULT_POLICY_PATH
@@ -19,29 +20,55 @@ SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
-def _int(e: Mapping[str, str], name: str, default: int) -> int:
-    raw = e.get(name)
-    try:
-        return default if raw is None else int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, not {raw!r}") from None
-
-
-def _float(e: Mapping[str, str], name: str, default: float) -> float:
-    raw = e.get(name)
-    try:
-        return default if raw is None else float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
-
-
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+# Every setting: its field, its environment variable, and what it means. from_env reads the variables named here and
+# `journey --help` prints this table, so the names cannot drift apart (tests/unit/pipeline/test_settings.py checks
+# that every field has a row).
+ENV_VARS: dict[str, tuple[str, str]] = {
+    "bootstrap_servers": ("KAFKA_BOOTSTRAP_SERVERS", "brokers; unset: the embedded Tansu"),
+    "schema_registry_url": ("SCHEMA_REGISTRY_URL", "Confluent-compatible registry; unset: a local registry file"),
+    "data_dir": ("JOURNEY_DATA_DIR", "tables (RocksDB), local registry, broker log"),
+    "app_id": ("JOURNEY_APP_ID", "consumer group and changelog prefix"),
+    "partitions": ("JOURNEY_PARTITIONS", "partitions of every topic, so streams and tables are co-partitioned"),
+    "store": ("JOURNEY_STORE", "table store: rocksdb:// for workers, memory:// for tests"),
+    "policy_path": ("JOURNEY_POLICY", "decision policy"),
+    "declines_path": ("JOURNEY_DECLINES", "decline-code knowledge base"),
+    "schemas_dir": ("JOURNEY_SCHEMAS", "the Avro schemas the codec registers and JSON input is checked against"),
+    "web_port": ("JOURNEY_WEB_PORT", "port of /metrics for Prometheus"),
+    "web_host": ("JOURNEY_WEB_HOST", "host name Faust puts in the URLs it generates"),
+    "web_bind": ("JOURNEY_WEB_BIND", "interface the web server listens on (the image sets 0.0.0.0)"),
+    "api_token": ("JOURNEY_API_TOKEN", "when set, every web request but /metrics needs this bearer token"),
+    "web_enabled": ("JOURNEY_WEB_ENABLED", "serve /metrics at all"),
+    "timer_interval_s": ("JOURNEY_TIMER_INTERVAL", "seconds between publishing due retries and reminders"),
+    "timer_clock": ("JOURNEY_TIMER_CLOCK", "wall: timers follow the clock; event: the latest event time (replays)"),
+    "session_timeout_s": ("JOURNEY_SESSION_TIMEOUT", "consumer session timeout (s); raise it on Apache Kafka"),
+    "log_level": ("JOURNEY_LOG_LEVEL", "worker log level"),
+    "tansu": ("JOURNEY_TANSU", "the broker at KAFKA_BOOTSTRAP_SERVERS is Tansu (enables its workarounds)"),
+    "link_secret": ("JOURNEY_LINK_SECRET", "HMAC key of payment links; the dev value is refused on a real cluster"),
+    "replication_factor": ("JOURNEY_REPLICATION_FACTOR", "replicas of every topic created (changelogs too)"),
+    "security_protocol": ("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+    "sasl_mechanism": ("KAFKA_SASL_MECHANISM", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
+    "sasl_username": ("KAFKA_SASL_USERNAME", "SASL user (required with SASL_*)"),
+    "sasl_password": ("KAFKA_SASL_PASSWORD", "SASL password (a secret; required with SASL_*)"),
+    "ssl_cafile": ("KAFKA_SSL_CAFILE", "CA file to verify the brokers' certificates; unset: the system's"),
+    "batch_max": ("JOURNEY_BATCH_MAX", "most messages an agent takes at once"),
+    "batch_linger_s": ("JOURNEY_BATCH_LINGER_MS", "ms an agent waits to fill a batch"),
+    "fetch_wait_ms": ("JOURNEY_FETCH_WAIT_MS", "consumer fetch long-poll (ms); unset: 10 on Tansu, else 1500"),
+    "producer_buffer": ("JOURNEY_PRODUCER_BUFFER", "Faust's send-soon buffer (table changelogs)"),
+    "producer_linger_ms": ("JOURNEY_PRODUCER_LINGER_MS", "producer linger (ms)"),
+    "max_value_bytes": ("JOURNEY_MAX_VALUE_BYTES", "larger input values are dead-lettered undecoded"),
+    "max_id_chars": ("JOURNEY_MAX_ID_CHARS", "longer identifiers are dead-lettered before any output"),
+    "align_max_hold_s": ("JOURNEY_ALIGN_MAX_HOLD_MS", "ms an event waits for the other inputs while catching up"),
+    "align_max_held": ("JOURNEY_ALIGN_MAX_HELD", "most events held per partition while catching up"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Every knob of a worker, the CLI and the demo."""
+    """Every knob of a worker, the CLI and the demo (ENV_VARS: the variable and meaning of each)."""
 
     bootstrap_servers: str | None = None  # KAFKA_BOOTSTRAP_SERVERS; None = start the embedded broker
     schema_registry_url: str | None = None  # SCHEMA_REGISTRY_URL; None = local registry in data_dir
@@ -129,43 +156,55 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """The settings in `env` (default: os.environ); SettingsError naming the variable of a malformed value."""
+        """The settings in `env` (default: os.environ); SettingsError naming the variable of a malformed value.
+
+        An empty variable counts as unset."""
         e = os.environ if env is None else env
         d = cls()
-        return cls(
-            bootstrap_servers=e.get("KAFKA_BOOTSTRAP_SERVERS") or None,
-            schema_registry_url=e.get("SCHEMA_REGISTRY_URL") or None,
-            data_dir=Path(e.get("JOURNEY_DATA_DIR", str(d.data_dir))),
-            app_id=e.get("JOURNEY_APP_ID", d.app_id),
-            partitions=_int(e, "JOURNEY_PARTITIONS", d.partitions),
-            store=e.get("JOURNEY_STORE", d.store),
-            policy_path=Path(e.get("JOURNEY_POLICY", str(d.policy_path))),
-            declines_path=Path(e.get("JOURNEY_DECLINES", str(d.declines_path))),
-            schemas_dir=Path(e.get("JOURNEY_SCHEMAS", str(d.schemas_dir))),
-            web_port=_int(e, "JOURNEY_WEB_PORT", d.web_port),
-            web_host=e.get("JOURNEY_WEB_HOST", d.web_host),
-            web_bind=e.get("JOURNEY_WEB_BIND", d.web_bind),
-            api_token=e.get("JOURNEY_API_TOKEN") or None,
-            web_enabled=_bool(e.get("JOURNEY_WEB_ENABLED", "true")),
-            timer_clock=e.get("JOURNEY_TIMER_CLOCK", d.timer_clock),
-            timer_interval_s=_float(e, "JOURNEY_TIMER_INTERVAL", d.timer_interval_s),
-            session_timeout_s=_float(e, "JOURNEY_SESSION_TIMEOUT", d.session_timeout_s),
-            log_level=e.get("JOURNEY_LOG_LEVEL", d.log_level).upper(),
-            tansu=_bool(e.get("JOURNEY_TANSU", "false")),
-            link_secret=e.get("JOURNEY_LINK_SECRET", "").encode() or d.link_secret,
-            replication_factor=_int(e, "JOURNEY_REPLICATION_FACTOR", d.replication_factor),
-            security_protocol=e.get("KAFKA_SECURITY_PROTOCOL", d.security_protocol).upper(),
-            sasl_mechanism=e.get("KAFKA_SASL_MECHANISM", d.sasl_mechanism).upper(),
-            sasl_username=e.get("KAFKA_SASL_USERNAME") or None,
-            sasl_password=e.get("KAFKA_SASL_PASSWORD") or None,
-            ssl_cafile=Path(e["KAFKA_SSL_CAFILE"]) if e.get("KAFKA_SSL_CAFILE") else None,
-            batch_max=_int(e, "JOURNEY_BATCH_MAX", d.batch_max),
-            batch_linger_s=_float(e, "JOURNEY_BATCH_LINGER_MS", d.batch_linger_s * 1000) / 1000,
-            fetch_wait_ms=_int(e, "JOURNEY_FETCH_WAIT_MS", 0) if e.get("JOURNEY_FETCH_WAIT_MS") else None,
-            producer_buffer=_int(e, "JOURNEY_PRODUCER_BUFFER", d.producer_buffer),
-            producer_linger_ms=_int(e, "JOURNEY_PRODUCER_LINGER_MS", d.producer_linger_ms),
-            max_value_bytes=_int(e, "JOURNEY_MAX_VALUE_BYTES", d.max_value_bytes),
-            max_id_chars=_int(e, "JOURNEY_MAX_ID_CHARS", d.max_id_chars),
-            align_max_hold_s=_float(e, "JOURNEY_ALIGN_MAX_HOLD_MS", d.align_max_hold_s * 1000) / 1000,
-            align_max_held=_int(e, "JOURNEY_ALIGN_MAX_HELD", d.align_max_held),
-        )
+
+        def get(name: str, parse: Callable[[str], Any]) -> Any:
+            var = ENV_VARS[name][0]
+            value = e.get(var, "")
+            if not value:
+                return getattr(d, name)
+            try:
+                return parse(value)
+            except ValueError:
+                kind = "an integer" if parse is int else "a number"
+                raise SettingsError(f"{var} must be {kind}, not {value!r}") from None
+
+        return cls(**{name: get(name, PARSERS.get(name, str)) for name in ENV_VARS})
+
+
+def _per_thousand(value: str) -> float:
+    """Milliseconds in the environment, seconds in the field."""
+    return float(value) / 1000
+
+
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "data_dir": Path, "policy_path": Path, "declines_path": Path, "schemas_dir": Path, "ssl_cafile": Path,
+    "partitions": int, "web_port": int, "replication_factor": int, "batch_max": int, "fetch_wait_ms": int,
+    "producer_buffer": int, "producer_linger_ms": int, "max_value_bytes": int, "max_id_chars": int,
+    "align_max_held": int, "timer_interval_s": float, "session_timeout_s": float,
+    "batch_linger_s": _per_thousand, "align_max_hold_s": _per_thousand,
+    "web_enabled": _bool, "tansu": _bool, "link_secret": str.encode,
+    "log_level": str.upper, "security_protocol": str.upper, "sasl_mechanism": str.upper,
+}
+"""How each variable's text becomes its field (str when not listed)."""
+
+def env_default(name: str) -> str:
+    """A field's default as its environment variable would spell it (for `journey --help`)."""
+    value = getattr(Settings(), name)
+    if name in ("batch_linger_s", "align_max_hold_s"):
+        return f"{value * 1000:g}"
+    if name == "link_secret":
+        return "a public dev-only value"
+    if name in ("api_token", "sasl_password") and value is None:
+        return "unset (secret)"
+    if value is None:
+        return "unset"
+    if isinstance(value, Path) and value.is_absolute():
+        return f"{value.name}/ (shipped in the package)" if value.is_dir() else f"{value.name} (shipped in the package)"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)

@@ -8,6 +8,7 @@ partition, replay output by event time).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -58,17 +59,27 @@ class Change:
 
 def compare(base: Iterable[Any], other: Iterable[Any]) -> tuple[int, list[Change]]:
     """Decisions whose outcome differs between two replays of the same events: (decisions compared, changes)."""
-
-    def outcomes(records: Iterable[Any]) -> dict[tuple[str, str], str]:
-        found: dict[tuple[str, str], str] = {}
-        for r in records:
-            name = type(r).__name__
-            if name == "PaymentDecision":
-                found[(name, r.payment_id)] = f"{r.outcome}/{r.sca_strategy}"
-            elif name == "RefundDecision":
-                found[(name, r.refund_id)] = r.outcome
-        return found
-
-    a, b = outcomes(base), outcomes(other)
+    a, b = _outcomes(base), _outcomes(other)
     changes = [Change(key=k[1], kind=k[0], before=a[k], after=b.get(k, "-")) for k in sorted(a) if a[k] != b.get(k)]
     return len(a), changes
+
+
+def transitions(base: Iterable[Any], other: Iterable[Any]) -> Counter[tuple[str, str, str]]:
+    """How many decisions of each kind went from each outcome to each other one: (kind, before, after) -> count.
+
+    Unchanged decisions count too (before == after), so the counts of a kind add up to its decisions; a decision
+    missing from the other replay is after "-". Outcomes only: an SCA strategy that changes is in `compare`.
+    """
+    a, b = _outcomes(base), _outcomes(other)
+    return Counter((kind, a[(kind, key)].split("/")[0], b.get((kind, key), "-").split("/")[0]) for kind, key in a)
+
+
+def _outcomes(records: Iterable[Any]) -> dict[tuple[str, str], str]:
+    found: dict[tuple[str, str], str] = {}
+    for r in records:
+        name = type(r).__name__
+        if name == "PaymentDecision":
+            found[(name, r.payment_id)] = f"{r.outcome}/{r.sca_strategy}"
+        elif name == "RefundDecision":
+            found[(name, r.refund_id)] = r.outcome
+    return found

@@ -5,6 +5,7 @@
   journey broker     run the embedded Tansu broker alone, for the other commands in other terminals
   journey simulate   publish (or write with --out) realistic traffic for a few hundred customers
   journey publish    publish JSON lines {"topic", "type", "value"} onto the live topics
+  journey topics     list the topics with their records, key, and who writes and reads each
   journey tail       print decoded records of a topic as JSON lines
   journey replay     run the rules over a JSON-lines event file without a broker; --compare another policy
 """
@@ -15,16 +16,29 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
+from io import StringIO
 from pathlib import Path
 
 from agents.rules.policy import PolicyError
+from pipeline import console
 from pipeline.errors import BrokerUnreachable, JourneyError
-from pipeline.settings import Settings
+from pipeline.settings import ENV_VARS, Settings, env_default
+
+
+def _settings_epilog() -> str:
+    """The settings table of pipeline/settings.py, as `journey --help` ends."""
+    rows = [(var, env_default(name), meaning) for name, (var, meaning) in ENV_VARS.items()]
+    buf = StringIO()
+    console.show(console.console(buf), console.table(("variable", "default", "meaning"), rows,
+                                                     title="Settings, from the environment (pipeline/settings.py)"))
+    return buf.getvalue()
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="journey", description=__doc__,
+    p = argparse.ArgumentParser(prog="journey", description=__doc__, epilog=_settings_epilog(),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"%(prog)s {version('payment-journey')}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     d = sub.add_parser("demo", help="run the whole pipeline on simulated traffic and summarise the decisions")
@@ -45,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("file", type=Path, help="JSON-lines file, or - for standard input")
     pub.add_argument("--skip-invalid", action="store_true", help="publish the valid lines even if some are invalid")
 
-    t = sub.add_parser("tail", help="print decoded records of a topic as JSON lines")
+    sub.add_parser("topics", help="list the topics with their records, key, and who writes and reads each")
+
+    t = sub.add_parser("tail", help="print decoded records of a topic as JSON lines (headers included)")
     t.add_argument("topic")
     t.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not the newest")
     t.add_argument("--follow", action="store_true", help="keep waiting for new records")
@@ -54,8 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("replay", help="run the rules over an event file in event-time order, without a broker")
     r.add_argument("events", type=Path, help='JSON-lines file of {"topic", "type", "value"} input events')
     r.add_argument("--policy", type=Path, help="policy TOML (default: policies/default.toml)")
-    r.add_argument("--out", type=Path, help="write output records here (default: standard output)")
-    r.add_argument("--compare", type=Path, metavar="OTHER_POLICY", help="report decisions that change under it")
+    r.add_argument("--out", type=Path, help="write output records here (default: standard output, except with "
+                                             "--compare, which then writes none)")
+    r.add_argument("--compare", type=Path, metavar="OTHER_POLICY",
+                   help="print how decisions change under it: an outcome matrix and every change")
+    r.add_argument("--limit", type=int, default=0, metavar="N", help="with --compare, list at most N changes")
     r.add_argument("--until", help="fire pending retries/reminders up to this ISO-8601 UTC time (default: all)")
     return p
 
@@ -115,6 +134,12 @@ def _publish(settings: Settings, args: argparse.Namespace) -> int:
     return publish_file(settings, args.file, skip_invalid=args.skip_invalid)
 
 
+def _topics(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.cli.commands import list_topics
+
+    return list_topics()
+
+
 def _tail(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.cli.commands import tail
 
@@ -124,11 +149,11 @@ def _tail(settings: Settings, args: argparse.Namespace) -> int:
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.cli.commands import run_replay
 
-    return run_replay(settings, args.events, args.policy, args.out, args.compare, args.until)
+    return run_replay(settings, args.events, args.policy, args.out, args.compare, args.until, args.limit)
 
 
 COMMANDS = {
     "demo": _demo, "worker": _worker, "broker": _broker, "simulate": _simulate,
-    "publish": _publish, "tail": _tail, "replay": _replay,
+    "publish": _publish, "topics": _topics, "tail": _tail, "replay": _replay,
 }
 

@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import Any
 
+from pipeline import console
 from pipeline import sim as simulation
 from pipeline.demo.summary import summarise
 from pipeline.errors import DecodeError
@@ -101,7 +102,7 @@ def _drive(settings: Settings, conn: Connection, worker: subprocess.Popen[bytes]
                                                      expected, worker, timeout_s))
     metrics = _scrape(port)
     say("[5/5] stopping the worker and the broker")
-    print(summarise(labelled, outputs, dead, expected, metrics, time.monotonic() - started))
+    console.show(console.console(), *summarise(labelled, outputs, dead, expected, metrics, time.monotonic() - started))
     complete = Counter(type(o).__name__ for o in outputs)
     ok = (complete["PaymentDecision"] == expected["decisions"]
           and complete["RefundDecision"] == expected["refund-decisions"] and len(dead) == expected["dlq"])
@@ -133,16 +134,16 @@ async def _publish_and_collect(conn: Connection, codec: Codec, events: list[Any]
 
     collector = asyncio.create_task(collect())
     deadline = time.monotonic() + timeout_s
-    show = _progress_line("      processed", len(events))
     sent = 0
     async with Publisher(conn.bootstrap, conn.security) as publisher:
-        for wave in days(events):
-            await publisher.send_all(encode_all(codec, wave))
-            sent += len(wave)
-            if not await _processed(port, sent, worker, deadline):
-                break
-            show(sent)
-            await asyncio.sleep(0.02)  # the wave's identity links reach the index
+        with console.progress("      processed", len(events)) as show:
+            for wave in days(events):
+                await publisher.send_all(encode_all(codec, wave))
+                sent += len(wave)
+                if not await _processed(port, sent, worker, deadline):
+                    break
+                show(sent)
+                await asyncio.sleep(0.02)  # the wave's identity links reach the index
         await publisher.send_all(extra)
     say("[4/5] waiting for every decision and dead letter")
     settled: float | None = None
@@ -178,19 +179,6 @@ def _broken_messages(codec: Codec, events: list[Any]) -> list[Outgoing]:
         Outgoing("orders", b"cust-broken-2", b"\x00\x7f\xff\xff\xf0" + good[5:]),
         Outgoing("refunds", b"cust-broken-3", good[:7]),
     ]
-
-
-def _progress_line(label: str, total: int) -> Any:
-    last: list[float] = [0.0]
-
-    def show(done: int) -> None:
-        now = time.monotonic()
-        if done >= total or now - last[0] > 1.0:
-            last[0] = now
-            bar = "#" * int(30 * done / max(total, 1))
-            say(f"{label} [{bar:<30}] {done:,}/{total:,}")
-
-    return show
 
 
 def _scrape(port: int, prefix: str = "journey_") -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""The demo's closing summary: what was decided, for whom, and why, as tables."""
+"""The demo's closing summary: what was decided, for whom, and why, as rich tables (pipeline/console.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich.console import Group, RenderableType
+from rich.rule import Rule
+from rich.text import Text
+
 from agents.rules.dunning.experiments import REPORT_HEADERS, recovery_report
-from pipeline.demo.tables import bar, table
+from pipeline.console import bar, table
 from pipeline.sim import Labelled
 
 SEED_STORIES = ("traveller_usual_device", "swedish_french_card", "dutch_klarna", "store_first_online",
@@ -15,16 +19,13 @@ SEED_STORIES = ("traveller_usual_device", "swedish_french_card", "dutch_klarna",
 
 
 def summarise(labelled: Sequence[Labelled], outputs: Sequence[Any], dead: Sequence[tuple[str, Mapping[str, str]]],
-              expected: Mapping[str, int], metrics: Mapping[str, float], elapsed_s: float) -> str:
+              expected: Mapping[str, int], metrics: Mapping[str, float], elapsed_s: float) -> list[RenderableType]:
     by_id = {x.event.event_id: x for x in labelled}
     kinds: dict[str, list[Any]] = defaultdict(list)
     for o in outputs:
         kinds[type(o).__name__].append(o)
-    parts = [
-        "",
-        "=" * 78,
-        f"payment-journey demo: {len(labelled):,} events in {elapsed_s:.0f} s",
-        "=" * 78,
+    parts: list[RenderableType | None] = [
+        Rule(f"payment-journey demo: {len(labelled):,} events in {elapsed_s:.0f} s"),
         _totals(kinds, dead, expected, metrics),
         _checkout(kinds["PaymentDecision"], by_id),
         _stories(kinds["PaymentDecision"], kinds["RefundDecision"], by_id),
@@ -32,7 +33,7 @@ def summarise(labelled: Sequence[Labelled], outputs: Sequence[Any], dead: Sequen
         _refunds(kinds["RefundDecision"], by_id),
         _dead(dead),
     ]
-    return "\n\n".join(p for p in parts if p)
+    return [p for p in parts if p is not None]
 
 
 def _check(ok: bool) -> str:
@@ -40,7 +41,7 @@ def _check(ok: bool) -> str:
 
 
 def _totals(kinds: Mapping[str, list[Any]], dead: Sequence[Any], expected: Mapping[str, int],
-            metrics: Mapping[str, float]) -> str:
+            metrics: Mapping[str, float]) -> RenderableType:
     decisions = len(kinds["PaymentDecision"])
     unique = len({d.payment_id for d in kinds["PaymentDecision"]})
     rows = [
@@ -58,7 +59,7 @@ def _totals(kinds: Mapping[str, list[Any]], dead: Sequence[Any], expected: Mappi
     return table(("output", "count", "check"), rows, title="What came out")
 
 
-def _checkout(decisions: Sequence[Any], by_id: Mapping[str, Labelled]) -> str:
+def _checkout(decisions: Sequence[Any], by_id: Mapping[str, Labelled]) -> RenderableType:
     per: dict[str, Counter[str]] = defaultdict(Counter)
     for d in decisions:
         lab = by_id.get(d.source_event_id)
@@ -75,16 +76,17 @@ def _checkout(decisions: Sequence[Any], by_id: Mapping[str, Labelled]) -> str:
                  title="Checkout decisions by who really made the attempt")
     sca = Counter(d.sca_strategy for d in decisions)
     reasons = Counter(r.code for d in decisions for r in d.reasons[:1])
-    return "\n\n".join([
+    return _blocks(
         head,
-        f"False declines: {false_declines} of {len(legit)} legitimate attempts ({_pct(false_declines, len(legit))}); "
-        f"fraud stopped or challenged: {stopped} of {len(fraud)} ({_pct(stopped, len(fraud))}).",
+        Text(f"False declines: {false_declines} of {len(legit)} legitimate attempts "
+             f"({_pct(false_declines, len(legit))}); fraud stopped or challenged: {stopped} of {len(fraud)} "
+             f"({_pct(stopped, len(fraud))})."),
         table(("SCA strategy", "decisions"), sca.most_common(), title="How SCA was handled"),
         table(("leading reason", "decisions"), reasons.most_common(8), title="Most common leading reasons"),
-    ])
+    )
 
 
-def _stories(decisions: Sequence[Any], refunds: Sequence[Any], by_id: Mapping[str, Labelled]) -> str:
+def _stories(decisions: Sequence[Any], refunds: Sequence[Any], by_id: Mapping[str, Labelled]) -> RenderableType | None:
     """Each seed story's last decision (the one its history leads up to), with its reasons."""
     last: dict[str, Any] = {}
     for d in [*decisions, *refunds]:
@@ -103,13 +105,13 @@ def _stories(decisions: Sequence[Any], refunds: Sequence[Any], by_id: Mapping[st
             extra = f", {d.return_window_days}-day window, {d.linked_claims} linked claims"
         rows = [(r.code, r.detail) for r in d.reasons[:6]]
         blocks.append(table(("reason", "why"), rows, title=f"* {story}: {d.outcome}{extra}"))
-    head = "Seed stories from DOMAIN.md: the decision each story leads up to"
-    return head + "\n\n" + "\n\n".join(blocks) if blocks else ""
+    head = Text("Seed stories from DOMAIN.md: the decision each story leads up to", style="bold")
+    return _blocks(head, *blocks) if blocks else None
 
 
-def _dunning(steps: Sequence[Any], recovered: Sequence[Any], notes: Sequence[Any]) -> str:
+def _dunning(steps: Sequence[Any], recovered: Sequence[Any], notes: Sequence[Any]) -> RenderableType | None:
     if not steps:
-        return ""
+        return None
     actions = Counter(s.action for s in steps)
     cases = {(s.customer_id, s.case_id): s.decline_class for s in steps}
     by_class: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -124,28 +126,37 @@ def _dunning(steps: Sequence[Any], recovered: Sequence[Any], notes: Sequence[Any
                title="Dunning experiment: recovery rate by variant (holdout gets silent retries only)")
     how = Counter(r.recovered_by for r in recovered)
     channels = Counter(n.channel for n in notes if n.template.startswith("dunning"))
-    return "\n\n".join([
+    return _blocks(
         table(("dunning step", "count"), actions.most_common(), title="Failed payments: what dunning did"),
         table(("decline class", "cases", "recovered", "rate", ""), rows, title="Recovery by decline class"),
         ab,
-        table(("recovered by", "count"), how.most_common()) if how else "",
-        table(("reminder channel", "count"), channels.most_common()) if channels else "",
-    ])
+        table(("recovered by", "count"), how.most_common()) if how else None,
+        table(("reminder channel", "count"), channels.most_common()) if channels else None,
+    )
 
 
-def _refunds(decisions: Sequence[Any], by_id: Mapping[str, Labelled]) -> str:
+def _refunds(decisions: Sequence[Any], by_id: Mapping[str, Labelled]) -> RenderableType | None:
     per: dict[str, Counter[str]] = defaultdict(Counter)
     for d in decisions:
         lab = by_id.get(d.source_event_id)
         per[lab.actor if lab else "?"][d.outcome] += 1
     outcomes = ("instant_refund", "refund_on_return", "manual_review", "deny")
     rows = [(actor, *(c[o] for o in outcomes)) for actor, c in sorted(per.items())]
-    return table(("claimant (label)", *outcomes), rows, title="Refund decisions") if rows else ""
+    return table(("claimant (label)", *outcomes), rows, title="Refund decisions") if rows else None
 
 
-def _dead(dead: Sequence[tuple[str, Mapping[str, str]]]) -> str:
+def _dead(dead: Sequence[tuple[str, Mapping[str, str]]]) -> RenderableType | None:
     rows = [(topic, h.get("error.reason", "?"), h.get("error.message", "")[:60]) for topic, h in dead]
-    return table(("dead-letter topic", "reason", "message"), rows, title="Parked, not lost") if rows else ""
+    return table(("dead-letter topic", "reason", "message"), rows, title="Parked, not lost") if rows else None
+
+
+def _blocks(*parts: RenderableType | None) -> RenderableType:
+    """Renderables one below the other, a blank line between them."""
+    spaced: list[RenderableType] = []
+    for p in parts:
+        if p is not None:
+            spaced += [Text(""), p] if spaced else [p]
+    return Group(*spaced)
 
 
 def _pct(n: int, d: int) -> str:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from pipeline.errors import SettingsError
-from pipeline.settings import Settings
+from pipeline.settings import ENV_VARS, Settings
 
 
 def test_defaults_run_the_embedded_broker_with_rocksdb() -> None:
@@ -59,3 +60,25 @@ def test_only_a_broker_that_is_neither_embedded_nor_tansu_counts_as_production()
     real = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"})
     assert real.production_broker and real.dev_link_secret
     assert not Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "k:1", "JOURNEY_LINK_SECRET": "x"}).dev_link_secret
+
+
+def test_every_setting_has_one_environment_variable_with_a_meaning() -> None:
+    assert list(ENV_VARS) == [f.name for f in fields(Settings)]
+    names = [var for var, _ in ENV_VARS.values()]
+    assert len(set(names)) == len(names)
+    assert all(meaning.strip() for _, meaning in ENV_VARS.values())
+
+
+def test_every_environment_variable_is_read_by_from_env() -> None:
+    samples = {int: "7", float: "7", bool: "1", Path: "/x", str: "x", bytes: "x"}
+    for f in fields(Settings):
+        kind = next(t for t in samples if t.__name__ in str(f.type))
+        var, default = ENV_VARS[f.name][0], getattr(Settings(), f.name)
+        sample = ("0" if default else "1") if kind is bool else samples[kind]
+        sample = {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256"}.get(var, sample)
+        assert getattr(Settings.from_env({var: sample}), f.name) != default, var
+
+
+def test_the_readme_names_every_environment_variable() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    assert [var for var, _ in ENV_VARS.values() if f"`{var}`" not in readme] == []

@@ -10,7 +10,7 @@ from typing import Any
 from agents.rules.events import DueAction, IdentityLinked, PaymentAttempted, PaymentFailed, PaymentSucceeded
 from agents.rules.identity import MAX_CUSTOMERS, MAX_MARKS, apply_link, merge
 from agents.rules.journey import Context, CustomerState, handle
-from agents.rules.replay import compare, replay
+from agents.rules.replay import compare, replay, transitions
 from pipeline.policies import load_policy
 from pipeline.sim import SEED_STORIES, generate
 
@@ -125,6 +125,21 @@ def test_compare_reports_the_decisions_another_policy_changes() -> None:
     total, changes = compare(base, list(replay(events, strict, CTX)))
     assert total > 0 and changes and all(c.after != c.before for c in changes)
     assert compare(base, base) == (total, [])
+
+
+def test_transitions_count_every_decision_by_its_outcome_before_and_after() -> None:
+    events = [x.event for x in generate(3, 40, T0, 30)]
+    base = list(replay(events, POLICY, CTX))
+    strict = dataclasses.replace(POLICY, version="strict", checkout=dataclasses.replace(
+        POLICY.checkout, challenge_from=19, decline_from=20))
+    other = list(replay(events, strict, CTX))
+    moved = transitions(base, other)
+    total, changes = compare(base, other)
+    assert sum(moved.values()) == total
+    assert moved[("PaymentDecision", "approve", "decline")] > 0
+    outcome_changes = [c for c in changes if c.before.split("/")[0] != c.after.split("/")[0]]
+    assert sum(n for (_, b, a), n in moved.items() if b != a) == len(outcome_changes)
+    assert all(b == a for (_, b, a) in transitions(base, base))
 
 
 def test_the_simulation_is_deterministic_and_holds_every_seed_story() -> None:

@@ -6,11 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-COMMANDS = ("demo", "worker", "broker", "simulate", "publish", "tail", "replay")
+from pipeline import topics
+from pipeline.settings import ENV_VARS
+
+COMMANDS = ("demo", "worker", "broker", "simulate", "publish", "topics", "tail", "replay")
 
 
 def journey(*args: str, cwd: Path | None = None, env_extra: dict[str, str] | None = None,
@@ -93,19 +97,63 @@ def test_simulate_writes_a_replayable_event_file(tmp_path: Path) -> None:
     assert sum(1 for x in outputs if x["type"] == "PaymentDecision") == attempts
 
 
-def test_replay_compare_reports_which_decisions_another_policy_changes(tmp_path: Path) -> None:
-    events = tmp_path / "sim.jsonl"
-    assert journey("simulate", "--customers", "15", "--seed", "4", "--out", str(events)).returncode == 0
+def strict_policy(tmp_path: Path) -> Path:
     default = Path(__file__).resolve().parents[4] / "policies" / "default.toml"
     strict = tmp_path / "strict.toml"
     strict.write_text(default.read_text().replace('version = "', 'version = "strict-', 1)
                       .replace("challenge_from = 65", "challenge_from = 20", 1)
                       .replace("decline_from = 75", "decline_from = 21", 1))
-    run = journey("replay", str(events), "--out", str(tmp_path / "out.jsonl"), "--compare", str(strict))
+    return strict
+
+
+def test_replay_compare_prints_the_outcome_matrix_and_every_change_naming_both_policies(tmp_path: Path) -> None:
+    events = tmp_path / "sim.jsonl"
+    assert journey("simulate", "--customers", "15", "--seed", "4", "--out", str(events)).returncode == 0
+    strict = strict_policy(tmp_path)
+    run = journey("replay", str(events), "--compare", str(strict))
     assert run.returncode == 0, run.stderr
-    assert "decisions change under" in run.stderr
-    first_line = next(line for line in run.stderr.splitlines() if "decisions change under" in line)
+    first_line = run.stdout.splitlines()[0]
+    assert "decisions change under strict-" in first_line and "strict.toml" in first_line, first_line
+    assert "compared with" in first_line and "default.toml" in first_line, first_line
     assert not first_line.startswith("0 of"), first_line
+    assert "PaymentDecision: outcome before (rows) -> after (columns)" in run.stdout
+    assert "Every change" in run.stdout and "left out" not in run.stdout
+    assert not [line for line in run.stdout.splitlines() if line.startswith("{")], "no records without --out"
+    changed = int(first_line.split()[0])
+    limited = journey("replay", str(events), "--compare", str(strict), "--limit", "2",
+                      "--out", str(tmp_path / "out.jsonl"))
+    assert limited.returncode == 0, limited.stderr
+    assert f"{changed - 2} more change(s) left out by --limit 2" in limited.stdout
+    assert (tmp_path / "out.jsonl").read_text().startswith("{"), "--out still gets the records"
+
+
+def test_replay_without_compare_or_out_writes_records_to_standard_output(tmp_path: Path) -> None:
+    events = tmp_path / "sim.jsonl"
+    assert journey("simulate", "--customers", "5", "--seed", "4", "--out", str(events)).returncode == 0
+    run = journey("replay", str(events))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout and all(json.loads(line)["topic"] for line in run.stdout.splitlines())
+
+
+def test_version_names_the_package_version() -> None:
+    run = journey("--version")
+    assert run.returncode == 0 and run.stdout.strip() == f"journey {version('payment-journey')}"
+
+
+def test_help_ends_with_every_setting_and_its_environment_variable() -> None:
+    run = journey("--help")
+    assert run.returncode == 0
+    epilog = run.stdout[run.stdout.index("Settings, from the environment"):]
+    assert [var for var, _ in ENV_VARS.values() if var not in epilog] == []
+
+
+def test_topics_lists_every_topic_with_its_records() -> None:
+    run = journey("topics")
+    assert run.returncode == 0, run.stderr
+    for t in topics.TOPICS:
+        assert t.name in run.stdout
+        assert all(name in run.stdout for name in topics.records_on(t.name))
+    assert "customer_id" in run.stdout
 
 
 def test_replay_reads_events_with_the_schemas_of_journey_schemas(tmp_path: Path) -> None:

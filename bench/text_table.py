@@ -1,4 +1,4 @@
-"""Plain-text tables and bars for terminal summaries (the demo, replay --compare, reports)."""
+"""Plain-text tables for the reports bench/ writes into docs/ (fenced in Markdown); terminals get rich tables."""
 
 from __future__ import annotations
 
@@ -17,11 +17,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str |
     out = [title] if title else []
     out += [line(cells[0]), "  ".join("-" * w for w in widths), *(line(r) for r in cells[1:])]
     return "\n".join(s.rstrip() for s in out)
-
-
-def bar(fraction: float, width: int = 20) -> str:
-    full = max(0, min(width, round(fraction * width)))
-    return "#" * full + "." * (width - full)
 
 
 def _fmt(c: object) -> str:

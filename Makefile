@@ -22,8 +22,9 @@ demo: $(STAMP) ## Run the main job: embedded broker, worker, simulated traffic, 
 	$(BIN)/journey demo
 
 test: $(STAMP) ## Run lint, types and every test (unit, codec, integration on the embedded broker, CLI)
-	$(BIN)/ruff check pipeline agents tests bench tools
+	$(BIN)/ruff check pipeline agents tests bench tools examples
 	$(BIN)/mypy
+	$(BIN)/mypy examples
 	$(BIN)/pytest
 
 soak: $(STAMP) ## Long kill-and-backlog run: 12 SIGKILLs on 400 customers (make test runs a short one)
@@ -37,10 +38,11 @@ test-integration: $(STAMP) ## Run only the tests on the embedded broker
 	$(BIN)/pytest -m integration
 
 lint: $(STAMP) ## ruff
-	$(BIN)/ruff check pipeline agents tests bench tools
+	$(BIN)/ruff check pipeline agents tests bench tools examples
 
 typecheck: $(STAMP) ## mypy on the packages
 	$(BIN)/mypy
+	$(BIN)/mypy examples
 
 bench: $(STAMP) ## End-to-end throughput and latency against a raw aiokafka pass-through
 	$(BIN)/python -m bench.e2e

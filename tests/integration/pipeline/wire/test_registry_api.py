@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +23,9 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from pipeline.settings import SCHEMAS_DIR
-from pipeline.wire.registry_api import RegistryApi, serve_local_registry
+from pipeline.wire.registry_api import RegistryApi, api_file, running_registry_api, serve_local_registry
 from tests.integration.pipeline.worker.test_pipeline import T0, attempt
-from tests.integration.support import journey_env, worker
+from tests.integration.support import journey_env, stop_process, worker
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +138,27 @@ def test_kcat_lists_the_topics_and_reads_a_dead_letters_headers(broker: Any, reg
                              env=kenv, capture_output=True, text=True, timeout=60)
     assert headers.returncode == 0, headers.stderr
     assert "error.reason=" in headers.stdout and "error.topic=payments" in headers.stdout
+
+
+def test_journey_broker_serves_the_registry_api_advertises_it_and_stops_it_with_the_broker(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "JOURNEY_", "SCHEMA_REGISTRY"))}
+    out = tmp_path / "stdout"
+    with open(out, "wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "broker"], stdout=fh,
+                                stderr=subprocess.STDOUT, env={**env, "JOURNEY_DATA_DIR": str(tmp_path)})
+    try:
+        deadline = time.monotonic() + 60
+        while "Schema Registry API on" not in out.read_text() and proc.poll() is None:
+            assert time.monotonic() < deadline, out.read_text()
+            time.sleep(0.1)
+        url = out.read_text().split("Schema Registry API on ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and running_registry_api(tmp_path) == url
+        with urllib.request.urlopen(f"{url}/config", timeout=5) as resp:  # noqa: S310 (loopback)
+            assert json.loads(resp.read()) == {"compatibilityLevel": "BACKWARD"}
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        stop_process(proc)
+    assert running_registry_api(tmp_path) is None and not api_file(tmp_path).exists()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}/config", timeout=2)  # noqa: S310

@@ -31,8 +31,9 @@ system-deps: ## Install the Debian tools the tests use when missing and root (pr
 	bash tools/ensure_apt.sh promtool prometheus
 
 test: $(STAMP) system-deps ## Run lint, types and every test (unit, codec, integration on the embedded broker, CLI)
-	$(BIN)/ruff check pipeline agents tests bench tools
+	$(BIN)/ruff check pipeline agents tests bench tools examples
 	$(BIN)/mypy
+	$(BIN)/mypy examples
 	$(BIN)/pytest
 
 soak: $(STAMP) ## Long kill-and-backlog run: 12 SIGKILLs on 400 customers (make test runs a short one)
@@ -46,10 +47,11 @@ test-integration: $(STAMP) system-deps ## Run only the tests on the embedded bro
 	$(BIN)/pytest -m integration
 
 lint: $(STAMP) ## ruff
-	$(BIN)/ruff check pipeline agents tests bench tools
+	$(BIN)/ruff check pipeline agents tests bench tools examples
 
 typecheck: $(STAMP) ## mypy on the packages
 	$(BIN)/mypy
+	$(BIN)/mypy examples
 
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)

@@ -43,6 +43,7 @@ from pipeline.errors import RegistryError
 from pipeline.topics import INPUT_TOPICS
 from pipeline.wire import state_codec
 from pipeline.wire.dead_letters import DeadLetter, Decoded, step_failed, triage
+from pipeline.wire.headers import cloudevent_headers, event_source
 
 log = logging.getLogger(__name__)
 
@@ -230,9 +231,9 @@ class CustomerEvents:
             if step.duplicate:
                 self.rt.metrics.duplicates.labels(msg.topic).inc()
                 return
-            key = cid.encode()
-            out = [Outgoing(r.TOPIC, key, self.rt.codec.encode(r)) for r in step.outputs]
-            out += [Outgoing(r.TOPIC, key, self.rt.codec.encode(r)) for r in step.links]
+            key, src = cid.encode(), event_source(self.rt.settings.app_id)
+            out = [Outgoing(r.TOPIC, key, self.rt.codec.encode(r), cloudevent_headers(r, src)) for r in step.outputs]
+            out += [Outgoing(r.TOPIC, key, self.rt.codec.encode(r), cloudevent_headers(r, src)) for r in step.links]
         except Exception as err:  # noqa: BLE001 - a rule or encoding bug parks this event, never the partition
             log.exception("step failed for an event on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             parked = step_failed(err, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)

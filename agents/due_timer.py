@@ -23,6 +23,7 @@ from agents.rules.journey import CustomerState
 from agents.runtime import Runtime
 from pipeline.topics import INPUT_TOPICS
 from pipeline.wire import state_codec
+from pipeline.wire.headers import cloudevent_headers, event_source
 
 log = logging.getLogger(__name__)
 REPUBLISH_AFTER_MS = 30_000  # a due action not applied by then (its message lost in a crash) is published again
@@ -98,7 +99,8 @@ class DueTimer:
                 if wall_ms - self.published.get(due.event_id, -REPUBLISH_AFTER_MS) < REPUBLISH_AFTER_MS:
                     continue
                 self.published[due.event_id] = wall_ms
-                out.append(Outgoing(due.TOPIC, cid.encode(), self.rt.codec.encode(due)))
+                headers = cloudevent_headers(due, event_source(self.rt.settings.app_id))
+                out.append(Outgoing(due.TOPIC, cid.encode(), self.rt.codec.encode(due), headers))
         await self.producer.deliver(out)
         self.rt.metrics.due_published.inc(len(out))
         held = sum(not ok for ok in ready.values())

@@ -32,7 +32,7 @@ from pipeline.sim import simulation_start
 from pipeline.sim.pacing import days
 from pipeline.wire.codec import Codec
 from pipeline.wire.registry import registry_from_settings
-from pipeline.worker.run import prepare
+from pipeline.worker.run import prepare, registry_api
 
 OUTPUTS = ("decisions", "refund-decisions", "dunning", "notifications", "recovery",
            "payments-dlq", "orders-dlq", "refunds-dlq")
@@ -50,8 +50,10 @@ def run_demo(settings: Settings, customers: int, seed: int, timeout_s: float) ->
     settings = replace(settings, data_dir=data_dir, app_id=app_id)
     started = time.monotonic()
     say(f"payment-journey demo: {customers} simulated customers, seed {seed}")
-    with connect(settings, start_embedded=True) as conn:
+    with connect(settings, start_embedded=True) as conn, registry_api(settings) as api:
         say(f"[1/5] broker on {conn.bootstrap} ({'embedded Tansu' if conn.tansu else 'Kafka'})")
+        if api is not None:
+            say(f"      Schema Registry API on {api.url}")
         prepare(conn, settings)
         port = free_port()
         worker = _start_worker(settings, conn.bootstrap, conn.tansu, port)

@@ -41,11 +41,14 @@ def _canonical(schema: str) -> str:
 
 
 class LocalRegistry:
-    """Ids kept in one JSON file: {"schemas": {id: schema}, "subjects": {subject: [ids]}}.
+    """Ids kept in one JSON file: {"schemas": {id: schema}, "subjects": {subject: [ids]}, "config": {...}}.
 
-    The file only grows: an id, once given, names its schema for good. Writers take an exclusive fcntl lock on
-    a sibling `.lock` file, re-read, and replace the file atomically, so a worker and `journey publish` never
-    hand out the same id twice. Readers need no lock: a replaced file is always whole.
+    A subject's list holds its versions in order: version n is the n-th id. The optional "config" holds the
+    compatibility levels set through the Schema Registry API ({"compatibility": LEVEL, "subjects": {subject:
+    LEVEL}}); files without it, as earlier versions wrote them, read the same. The file only grows: an id, once
+    given, names its schema for good. Writers take an exclusive fcntl lock on a sibling `.lock` file, re-read, and
+    replace the file atomically, so a worker and `journey publish` never hand out the same id twice. Readers need no
+    lock: a replaced file is always whole.
     """
 
     def __init__(self, path: Path | str) -> None:
@@ -53,6 +56,7 @@ class LocalRegistry:
         self._by_id: dict[int, str] = {}
         self._by_schema: dict[str, int] = {}  # canonical schema -> id
         self._subjects: dict[str, list[int]] = {}
+        self._config: dict[str, Any] = {}
         self._loaded = False
 
     def register(self, subject: str, schema: str) -> int:
@@ -83,6 +87,47 @@ class LocalRegistry:
         except KeyError:
             raise SchemaNotFound(f"schema id {schema_id} is not in {self.path}") from None
 
+    # ---- what the Schema Registry API (registry_api.py) serves; each call reads the file's latest state
+
+    def subjects(self) -> list[str]:
+        self._read()
+        return sorted(self._subjects)
+
+    def versions(self, subject: str) -> list[int]:
+        """The subject's schema ids, version 1 first; empty for an unknown subject."""
+        self._read()
+        return list(self._subjects.get(subject, ()))
+
+    def lookup(self, subject: str, schema: str) -> tuple[int, int] | None:
+        """(version, id) of a schema under a subject, compared in canonical form; None when it is not there."""
+        canon = _canonical(schema)
+        self._read()
+        sid = self._by_schema.get(canon)
+        versions = self._subjects.get(subject, [])
+        return (versions.index(sid) + 1, sid) if sid in versions else None
+
+    def subjects_of(self, schema_id: int) -> list[str]:
+        self._read()
+        return sorted(s for s, ids in self._subjects.items() if schema_id in ids)
+
+    def compatibility(self, subject: str | None = None) -> str | None:
+        """The level set for a subject (None when unset), or the global level (None: the default)."""
+        self._read()
+        levels = self._config if subject is None else self._config.get("subjects", {})
+        level = levels.get("compatibility" if subject is None else subject)
+        return str(level) if level else None
+
+    def set_compatibility(self, level: str, subject: str | None = None) -> None:
+        with self._locked():
+            doc = self._read()
+            config = doc.setdefault("config", {})
+            if subject is None:
+                config["compatibility"] = level
+            else:
+                config.setdefault("subjects", {})[subject] = level
+            self._write(doc)
+            self._read()
+
     def _read(self) -> dict[str, Any]:
         """The file's document; also brings the in-memory maps up to date with it."""
         try:
@@ -95,6 +140,7 @@ class LocalRegistry:
         try:
             schemas = {int(k): str(v) for k, v in doc["schemas"].items()}
             self._subjects = {str(k): [int(i) for i in v] for k, v in doc.setdefault("subjects", {}).items()}
+            self._config = dict(doc.get("config", {}))
         except (AttributeError, KeyError, TypeError, ValueError):
             raise RegistryError(f"local schema registry {self.path} is not a registry file") from None
         changed = any(self._by_id.get(sid, text) != text for sid, text in schemas.items())
@@ -214,5 +260,9 @@ def _error_detail(err: urllib.error.HTTPError) -> str:
     return f" (error {body.get('error_code', '?')}: {str(body['message'])[:200]})"
 
 
+def local_registry(data_dir: Path) -> LocalRegistry:
+    return LocalRegistry(data_dir / "schema-registry.json")
+
+
 def registry_from_settings(url: str | None, data_dir: Path) -> SchemaRegistry:
-    return ConfluentRegistry(url) if url else LocalRegistry(data_dir / "schema-registry.json")
+    return ConfluentRegistry(url) if url else local_registry(data_dir)

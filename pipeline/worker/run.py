@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import signal
 import socket
 import sys
 import threading
+from collections.abc import Iterator
 
 from pipeline.errors import SettingsError
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.connect import Connection, broker_file, connect, write_broker_file
 from pipeline.settings import Settings
 from pipeline.topics import topic_specs
+from pipeline.wire.registry_api import RegistryApi, serve_local_registry
 
 
 def prepare(conn: Connection, settings: Settings) -> None:
@@ -80,13 +83,25 @@ def run_broker(settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with connect(settings, start_embedded=True) as conn:
+    with connect(settings, start_embedded=True) as conn, registry_api(settings) as api:
         prepare(conn, settings)
         write_broker_file(settings.data_dir, conn.bootstrap)
         print(f"Tansu broker on {conn.bootstrap}; log in {settings.data_dir / 'broker'}; Ctrl-C stops it", flush=True)
+        if api is not None:
+            print(f"Schema Registry API on {api.url}", flush=True)
         try:
             stop.wait()
         finally:
             broker_file(settings.data_dir).unlink(missing_ok=True)
     print("broker stopped", flush=True)
     return 0
+
+
+@contextlib.contextmanager
+def registry_api(settings: Settings) -> Iterator[RegistryApi | None]:
+    """The local registry over the Schema Registry API, unless SCHEMA_REGISTRY_URL names a real registry."""
+    if settings.schema_registry_url:
+        yield None
+        return
+    with serve_local_registry(settings.data_dir) as api:
+        yield api

@@ -63,6 +63,7 @@ def test_demo_decides_every_attempt_through_the_real_broker_and_cleans_up(tmp_pa
     assert "serial_empty_box" in stdout and "Parked, not lost" in stdout
     # redirected, rich prints the progress bar's last state: every event processed, with the elapsed time and ETA
     assert re.search(r"processed \S+ (\d+)/\1 \d+:\d\d:\d\d eta ", stderr), "the demo shows its progress to the end"
+    assert "Schema Registry API on http://127.0.0.1:" in stderr, "standard tools can read the demo's topics"
     commands = [p.command for p in started]
     assert any(" broker --listener-url " in c for c in commands), commands  # the embedded Tansu was seen
     assert any(c.endswith("-m pipeline.cli worker") for c in commands), commands  # and the worker

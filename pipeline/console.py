@@ -55,12 +55,25 @@ def bar(fraction: float, width: int = 12) -> ProgressBar:
 
 @contextlib.contextmanager
 def progress(label: str, total: int, out: Console | None = None) -> Iterator[Callable[[int], None]]:
-    """A progress bar with done/total, elapsed time and ETA; yields `show(done)`."""
+    """A progress bar with done/total, elapsed time and ETA; yields `show(done)`.
+
+    The bar appears with the first progress, so a command that fails before doing anything (no broker) prints its
+    one-sentence error and no empty bar."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=out or err_console()) as p:
-        task = p.add_task(label, total=total)
-        yield lambda done: p.update(task, completed=done)
+    p = Progress(*columns, console=out or err_console())
+    task = p.add_task(label, total=total)
+
+    def update(done: int) -> None:
+        if not p.live.is_started:
+            p.start()
+        p.update(task, completed=done)
+
+    try:
+        yield update
+    finally:
+        if p.live.is_started:
+            p.stop()
 
 
 def show(out: Console, *parts: RenderableType | str) -> None:

@@ -59,3 +59,20 @@ def test_the_notifier_sends_each_notification_once_even_when_it_is_delivered_twi
     assert len(sent) == 3 and all("template payment_failed_reminder" in line for line in sent)
     assert sorted(line.split()[1] for line in done.stdout.splitlines() if line.startswith("duplicate")) \
         == ["note-0:", "note-2:"]
+
+
+def test_read_topic_prints_every_record_of_a_topic_through_the_standard_deserializer(broker: Any,
+                                                                                     tmp_path: Path) -> None:
+    codec = Codec(local_registry(tmp_path))
+    notes = [note(n) for n in range(4)]
+    asyncio.run(produce(broker.bootstrap, [Outgoing("notifications", r.customer_id.encode(), codec.encode(r))
+                                           for r in notes]))
+    with serve_local_registry(tmp_path) as api:
+        done = run("read_topic.py", "notifications", "--bootstrap", broker.bootstrap, "--registry", api.url,
+                   "--idle-exit", "3")
+    assert done.returncode == 0, done.stderr
+    import json
+
+    lines = [json.loads(x) for x in done.stdout.splitlines()]
+    assert sorted(x["value"]["event_id"] for x in lines) == [f"note-{n}" for n in range(4)]
+    assert all(x["value"]["template"] == "payment_failed_reminder" for x in lines)

@@ -22,10 +22,10 @@ from agents.rules.checkout.linked_risk import LINKED_SIGNALS
 from agents.rules.checkout.methods import rank_methods
 from agents.rules.checkout.policy import CheckoutPolicy
 from agents.rules.checkout.sca import ScaChoice, choose_sca
-from agents.rules.checkout.signals import PROFILE_SIGNALS, Facts, Signal, fails_challenges
+from agents.rules.checkout.signals import PROFILE_SIGNALS, Facts, Signal, fails_challenges, has_bad_history
 from agents.rules.events import Outcome, PaymentAttempted, PaymentDecision, Reason
 from agents.rules.identity import IdentityNode
-from agents.rules.profile import CustomerProfile, has_bad_history
+from agents.rules.profile import CustomerProfile
 
 __all__ = ["CheckoutPolicy", "decide", "has_bad_history", "risk_signals"]
 

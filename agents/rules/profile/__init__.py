@@ -183,8 +183,10 @@ def _on_attempt(p: CustomerProfile, a: PaymentAttempted, now: int) -> CustomerPr
     if a.card_issuer:
         record = p.issuer(a.card_issuer) or IssuerRecord(a.card_issuer)
         issuers = upsert_issuer(issuers, issuer_with_card(record, a.card_fingerprint))
-    # Every customer-initiated checkout is an online purchase, whether or not an OrderPlaced came first.
-    first_online = p.first_online_order_id or (a.order_id if a.initiator == "customer" else None)
+    # Every customer-initiated online checkout is an online purchase, whether or not an OrderPlaced came first;
+    # a payment at a store terminal is not.
+    online = a.initiator == "customer" and a.channel == "online"
+    first_online = p.first_online_order_id or (a.order_id if online else None)
     mark = AttemptMark(payment_id=a.payment_id, at=at, amount_minor=a.amount_minor, currency=a.currency,
                        card=a.card_fingerprint, ip_country=a.ip_country)
     return replace(

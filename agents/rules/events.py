@@ -180,6 +180,8 @@ class Notification(Record):
     offer: Offer | None = None
     params: dict[str, str] = field(default_factory=dict)
     variant: str | None = None
+    case_id: str | None = None
+    payment_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

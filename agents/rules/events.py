@@ -16,6 +16,7 @@ Channel = Literal["email", "sms", "push", "in_app"]
 LinkKind = Literal["seen", "chargeback", "claim"]
 OrderChannel = Literal["online", "store"]
 Initiator = Literal["customer", "merchant"]
+PaymentChannel = Literal["online", "store"]
 Outcome = Literal["approve", "challenge", "decline"]
 Authentication = Literal["none", "frictionless", "challenge"]
 RefundOutcome = Literal["instant_refund", "refund_on_return", "manual_review", "deny"]
@@ -179,6 +180,8 @@ class Notification(Record):
     offer: Offer | None = None
     params: dict[str, str] = field(default_factory=dict)
     variant: str | None = None
+    case_id: str | None = None
+    payment_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -226,6 +229,7 @@ class PaymentAttempted(Record):
     currency: str
     method: str
     initiator: Initiator
+    channel: PaymentChannel = "online"
     device_id: str | None = None
     ip: str | None = None
     ip_country: str | None = None

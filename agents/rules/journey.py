@@ -136,7 +136,7 @@ def fire_due(state: CustomerState, until: int, policy: Policy, ctx: Context) -> 
 def in_good_standing(state: CustomerState, policy: Policy, now: int) -> bool:
     """Refund abusers and customers with their own bad history get no offers and no instant refunds."""
     return not (refunds.is_refund_abuser(state.refunds, policy.refunds, now)
-                or checkout.has_bad_history(state.profile))
+                or checkout.has_bad_history(state.profile, policy.checkout, now))
 
 
 def _dunning_ctx(state: CustomerState, payment: ledger.PaymentRef | None, policy: Policy, ctx: Context,

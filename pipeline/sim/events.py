@@ -111,7 +111,8 @@ def attempt(w: World, p: Person, at: int, o: OrderPlaced, actor: str, story: str
     a = PaymentAttempted(
         event_id=w.eid(), customer_id=p.cid, occurred_at=at, payment_id=w.ref("pay"), order_id=o.order_id,
         amount_minor=o.amount_minor, currency=o.currency, method=method, initiator=initiator,
-        device_id=visit.device, ip=visit.ip, ip_country=visit.ip_country, shipping_address_id=o.shipping_address_id,
+        channel=o.channel, device_id=visit.device, ip=visit.ip, ip_country=visit.ip_country,
+        shipping_address_id=o.shipping_address_id,
         card_fingerprint=used.fingerprint if used else None, card_issuer=used.issuer if used else None,
         card_country=used.country if used else None, customer_country=p.country.code,
         sca_applies=p.country.code in EEA and (used is None or used.country in EEA),
@@ -122,7 +123,8 @@ def attempt(w: World, p: Person, at: int, o: OrderPlaced, actor: str, story: str
 
 def _in_sca_scope(a: PaymentAttempted) -> bool:
     """A remote, customer-initiated card payment with issuer and shop in the EEA needs SCA or an exemption."""
-    return a.method == "card" and a.initiator == "customer" and a.device_id is not None and a.sca_applies
+    return (a.method == "card" and a.initiator == "customer" and a.channel == "online" and a.device_id is not None
+            and a.sca_applies)
 
 
 def _exemption_to_ask(w: World, card: Card, eur: int) -> str | None:

@@ -24,6 +24,7 @@ import fastavro
 from fastavro.validation import ValidationError, validate
 
 from agents.rules.events import RECORD_TYPES
+from agents.rules.timeunits import iso_utc
 from pipeline.errors import InputError
 from pipeline.wire.codec import SCHEMAS_DIR, load_schemas, physical
 
@@ -88,7 +89,7 @@ def parse_timestamp(value: Any, field: str) -> int:
 def format_timestamp(ms: int) -> str | int:
     """Epoch milliseconds -> `2026-11-01T10:00:00.000Z`; a value outside years 1-9999 stays a number."""
     try:
-        return (EPOCH + ms * _MS).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return iso_utc(ms)
     except OverflowError:
         return ms
 

@@ -22,10 +22,10 @@ from agents.rules.checkout.linked_risk import LINKED_SIGNALS
 from agents.rules.checkout.methods import rank_methods
 from agents.rules.checkout.policy import CheckoutPolicy
 from agents.rules.checkout.sca import ScaChoice, choose_sca
-from agents.rules.checkout.signals import PROFILE_SIGNALS, Facts, Signal, fails_challenges
+from agents.rules.checkout.signals import PROFILE_SIGNALS, Facts, Signal, fails_challenges, has_bad_history
 from agents.rules.events import Outcome, PaymentAttempted, PaymentDecision, Reason
 from agents.rules.identity import IdentityNode
-from agents.rules.profile import CustomerProfile, has_bad_history
+from agents.rules.profile import CustomerProfile
 
 __all__ = ["CheckoutPolicy", "decide", "has_bad_history", "risk_signals"]
 
@@ -43,8 +43,10 @@ def risk_score(signals: list[Signal], policy: CheckoutPolicy) -> int:
 
 
 def can_authenticate(profile: CustomerProfile, attempt: PaymentAttempted, policy: CheckoutPolicy) -> bool:
-    """Is the customer at the checkout, and not someone who keeps failing 3-D Secure?"""
-    return attempt.initiator == "customer" and not fails_challenges(profile, policy)
+    """Is the customer at the online checkout (3-D Secure needs a browser or app: not a store terminal, not an
+    off-session charge), and not someone who keeps failing 3-D Secure?"""
+    return (attempt.initiator == "customer" and attempt.channel == "online"
+            and not fails_challenges(profile, policy))
 
 
 def choose_outcome(score: int, signals: list[Signal], sca: ScaChoice, authenticable: bool,
@@ -61,7 +63,7 @@ def choose_outcome(score: int, signals: list[Signal], sca: ScaChoice, authentica
         return "decline", Reason(
             code="DECLINE_CANNOT_AUTHENTICATE",
             detail=f"Risk {score} is in the grey zone and the customer cannot authenticate here "
-                   "(merchant-initiated, or repeated failed challenges).")
+                   "(merchant-initiated, a store terminal, or repeated failed challenges).")
     step_up = [s.code for s in signals if s.code in policy.step_up_signals and s.points > 0]
     if step_up and authenticable:
         return "challenge", Reason(code="CHALLENGE_STEP_UP",
@@ -75,7 +77,7 @@ def choose_outcome(score: int, signals: list[Signal], sca: ScaChoice, authentica
 
 def perk_for(profile: CustomerProfile, attempt: PaymentAttempted, policy: CheckoutPolicy) -> Reason | None:
     """A store customer's first online order earns the welcome perk (also on a retry of that same order)."""
-    if attempt.initiator != "customer" or profile.store_orders.count == 0:
+    if attempt.initiator != "customer" or attempt.channel != "online" or profile.store_orders.count == 0:
         return None
     first = profile.first_online_order_id
     if first is None or first == attempt.order_id:

@@ -7,6 +7,9 @@ same bad actor, or the customer has bad history of their own. A hotel address so
 not make a known traveller risky. A card is the payment instrument itself: charged back on another account it
 marks a stolen card, unless this customer has paid with it before (then they are the victim, not the thief).
 
+Other customers' chargebacks fade out: one older than [checkout] linked_chargeback_half_lives half-lives
+(chargeback_half_life_days) at decision time no longer counts, neither against nor as an explanation.
+
 `links` are the identity-index nodes of the attempt's identifiers as they were before this attempt.
 """
 
@@ -14,9 +17,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from agents.rules.checkout.signals import Facts, Signal, SignalRule, signal
-from agents.rules.identity import STRONG_KINDS, IdentityNode, kind_of
-from agents.rules.profile import has_bad_history
+from agents.rules.checkout.signals import Facts, Signal, SignalRule, describe_age, has_bad_history, signal
+from agents.rules.identity import STRONG_KINDS, IdentityNode, Mark, kind_of
 
 KIND_NAMES = {"addr": "shipping address", "ip": "IP address", "device": "device", "card": "card",
               "email": "e-mail"}
@@ -36,13 +38,22 @@ def _own_card(f: Facts, ident: str) -> bool:
     return kind_of(ident) == "card" and f.paid_with("cards", ident.split(":", 1)[1])
 
 
+def others_chargebacks(f: Facts, node: IdentityNode) -> list[Mark]:
+    """Other customers' chargebacks on this node that still count at decision time (not yet faded out)."""
+    horizon = f.policy.linked_chargeback_half_lives * f.policy.chargeback_half_life_ms
+    return [m for m in node.chargebacks if m.customer_id != f.attempt.customer_id and f.now - m.at <= horizon]
+
+
+def _latest(f: Facts, marks: list[Mark]) -> str:
+    return f"the latest {describe_age(f.now - max(m.at for m in marks))} ago"
+
+
 def charged_back_by_others(f: Facts) -> dict[str, set[str]]:
-    """Other customer -> the identifiers of this attempt on which they had a chargeback."""
+    """Other customer -> the identifiers of this attempt on which they had a chargeback that still counts."""
     actors: dict[str, set[str]] = defaultdict(set)
     for ident, node in f.links.items():
-        for mark in node.chargebacks:
-            if mark.customer_id != f.attempt.customer_id:
-                actors[mark.customer_id].add(ident)
+        for mark in others_chargebacks(f, node):
+            actors[mark.customer_id].add(ident)
     return actors
 
 
@@ -61,7 +72,7 @@ def linked_actors(f: Facts) -> tuple[dict[str, set[str]], set[str]]:
     own."""
     linked: dict[str, set[str]] = {}
     ignored: set[str] = set()
-    own_bad = has_bad_history(f.profile)
+    own_bad = has_bad_history(f.profile, f.policy, f.now)
     for actor, charged in sorted(charged_back_by_others(f).items()):
         charged = {i for i in charged if kind_of(i) != "card"}  # the card itself: card_charged_back_elsewhere
         ties = set().union(*(strong_ties(f, actor, besides=i) for i in charged))
@@ -76,9 +87,11 @@ def card_charged_back_elsewhere(f: Facts) -> Signal | None:
     found = _card_link(f)
     if found is None or _own_card(f, found[0]):
         return None
-    others = {m.customer_id for m in found[1].chargebacks if m.customer_id != f.attempt.customer_id}
+    marks = others_chargebacks(f, found[1])
+    others = {m.customer_id for m in marks}
     if others:
-        return signal(f, "STOLEN_CARD", f"This card was charged back on {len(others)} other account(s).")
+        return signal(f, "STOLEN_CARD", f"This card was charged back on {len(others)} other account(s), "
+                                        f"{_latest(f, marks)}.")
     return None
 
 
@@ -109,16 +122,16 @@ def linked_to_someone_elses_chargebacks(f: Facts) -> Signal | None:
         return None
     shared = set().union(*linked.values())
     own = "" if any(kind_of(i) in STRONG_KINDS for i in shared) else "; this customer has chargebacks too"
-    return signal(f, "LINKED_FRAUD", f"{len(linked)} account(s) with chargebacks share this payment's "
-                                     f"{_names(shared)}{own}.")
+    marks = [m for i in shared for m in others_chargebacks(f, f.links[i]) if m.customer_id in linked]
+    return signal(f, "LINKED_FRAUD", f"{len(linked)} account(s) with chargebacks ({_latest(f, marks)}) share "
+                                     f"this payment's {_names(shared)}{own}.")
 
 
 def shared_identifier_ignored(f: Facts) -> Signal | None:
     """No risk: why someone else's chargeback on a shared identifier was not held against the customer."""
     _, ignored = linked_actors(f)
     found = _card_link(f)
-    if found is not None and _own_card(f, found[0]) and any(
-            m.customer_id != f.attempt.customer_id for m in found[1].chargebacks):
+    if found is not None and _own_card(f, found[0]) and others_chargebacks(f, found[1]):
         ignored.add(found[0])
     if not ignored:
         return None

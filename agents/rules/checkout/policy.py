@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from agents.rules.fx import Fx
 from agents.rules.policy import GIVEN, from_key
-from agents.rules.timeunits import HOUR_MS, MINUTE_MS
+from agents.rules.timeunits import DAY_MS, HOUR_MS, MINUTE_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,11 @@ class CheckoutPolicy:
     declines_in_window: int
     accounts_per_device: int  # other accounts on the attempt's device that suggest a card-testing farm
     accounts_per_card: int  # other accounts on the attempt's card that suggest a stolen card
-    max_counted_chargebacks: int  # own chargebacks beyond this add nothing more
+    max_counted_chargebacks: int  # own (faded) chargebacks beyond this add nothing more
+    # each chargeback weighs 0.5 ** (age / half-life) at decision time
+    chargeback_half_life_ms: int = field(metadata=from_key("chargeback_half_life_days", scale=DAY_MS))
+    bad_history_from: float  # own faded chargeback weight from which the customer has "bad history"
+    linked_chargeback_half_lives: float  # other customers' chargebacks older than this many half-lives: forgotten
     failed_challenges: int  # failed 3-D Secure challenges (more failed than passed): maybe the wrong person
     # a payment this soon after a new device appeared from a new country
     takeover_window_ms: int = field(metadata=from_key("takeover_window_hours", scale=HOUR_MS))
@@ -87,6 +91,10 @@ class CheckoutPolicy:
     def validate(self) -> None:
         if not 0 <= self.challenge_from <= self.decline_from <= 100:
             raise ValueError("needs 0 <= challenge_from <= decline_from <= 100")
+        if self.chargeback_half_life_ms <= 0:
+            raise ValueError("chargeback_half_life_days must be positive")
+        if not 0 < self.bad_history_from <= 1:
+            raise ValueError("bad_history_from must be in (0, 1]")
 
     def eur_cents(self, amount_minor: int, currency: str) -> int | None:
         """The amount in EUR cents, or None for a currency without a rate (no amount rule may then assume)."""

@@ -1,8 +1,9 @@
 """Strong Customer Authentication (PSD2, RTS 2018/389): which exemption to ask the issuer for, or whether to
 go straight to a 3-D Secure challenge. `choose_sca` asks, in order:
 
-1. Is the payment out of SCA scope? Merchant-initiated, or `sca_applies` false (issuer or acquirer outside
-   the EEA).
+1. Is the payment out of SCA scope? Merchant-initiated, card present at a store terminal (`channel` store:
+   the terminal's chip and PIN, not the online checkout, authenticate it), or `sca_applies` false (issuer or
+   acquirer outside the EEA).
 2. Does the method authenticate the customer itself (wallets, bank redirects)? Then SCA is not ours to apply.
 3. Does this card's issuer rarely accept exemptions for this customer, who reliably completes challenges?
    Then go straight to a challenge rather than ask for an exemption the issuer will soft-decline.
@@ -89,6 +90,11 @@ def choose_sca(profile: CustomerProfile, attempt: PaymentAttempted, eur_cents: i
     if attempt.initiator == "merchant":
         return ScaChoice("out_of_scope", None, Reason(
             code="SCA_OUT_OF_SCOPE_MIT", detail="Merchant-initiated payments are out of SCA scope."))
+    if attempt.channel == "store":
+        return ScaChoice("out_of_scope", None, Reason(
+            code="SCA_OUT_OF_SCOPE_CARD_PRESENT",
+            detail="A card-present store payment: out of the online checkout's SCA scope (the terminal "
+                   "authenticates it)."))
     if not attempt.sca_applies:
         return ScaChoice("out_of_scope", None, Reason(
             code="SCA_OUT_OF_SCOPE_REGION", detail="Issuer or acquirer outside the EEA: SCA does not apply."))

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from agents.rules.checkout.policy import CheckoutPolicy
 from agents.rules.events import PaymentAttempted
 from agents.rules.identity import IdentityNode
-from agents.rules.profile import CustomerProfile, has_bad_history
+from agents.rules.profile import CustomerProfile, chargeback_ages, faded_chargebacks, faded_weight
+from agents.rules.profile import has_bad_history as _has_bad_history
 from agents.rules.timeunits import DAY_MS, HOUR_MS, MINUTE_MS
 
 
@@ -61,6 +62,22 @@ class Facts:
 SignalRule = Callable[[Facts], Signal | None]
 
 
+def has_bad_history(profile: CustomerProfile, policy: CheckoutPolicy, now: int) -> bool:
+    """Own chargebacks still weighing [checkout] bad_history_from at `now` (they fade with
+    chargeback_half_life_days), or payments blocked as fraud."""
+    return _has_bad_history(profile, now, policy.chargeback_half_life_ms, policy.bad_history_from)
+
+
+def describe_age(age_ms: int) -> str:
+    """'3 days', '5 weeks', '14 months': how long ago, in the unit a person would use."""
+    days = age_ms // DAY_MS
+    if days < 14:
+        return f"{days} day{'s' * (days != 1)}"
+    if days < 61:
+        return f"{days // 7} weeks"
+    return f"{round(days / 30.44)} months"
+
+
 def signal(f: Facts, code: str, detail: str, times: int = 1) -> Signal:
     """A signal worth its weight; a code without a weight in the policy is a policy error, not zero points."""
     return Signal(code, f.policy.weights[code] * times, detail)
@@ -91,7 +108,7 @@ def is_established_in_good_standing(f: Facts) -> Signal | None:
     days = (f.now - p.first_seen_at) // DAY_MS if p.first_seen_at is not None else 0
     paid = p.payments.succeeded
     if paid >= policy.established_after_payments and days >= policy.established_after_days \
-            and not has_bad_history(p):
+            and not has_bad_history(p, policy, f.now):
         return signal(f, "ESTABLISHED_CUSTOMER",
                       f"{paid} successful payments over {days} days, no chargebacks.")
     return None
@@ -146,11 +163,20 @@ def ip_differs_from_card_on_an_unproven_device(f: Facts) -> Signal | None:
 # ---- own history ---------------------------------------------------------------------------------------
 
 def has_charged_back_before(f: Facts) -> Signal | None:
-    n = f.profile.chargebacks
-    if n:
-        counted = min(n, f.policy.max_counted_chargebacks)
-        return signal(f, "OWN_CHARGEBACKS", f"{n} chargeback(s) on this account.", times=counted)
-    return None
+    """Each own chargeback weighs 0.5 ** (age / half-life): the signal scores the faded sum (up to
+    max_counted_chargebacks) while it is still bad history, and says how old each one is."""
+    policy = f.policy
+    half_life = policy.chargeback_half_life_ms
+    ages = chargeback_ages(f.profile, f.now)
+    faded = faded_chargebacks(f.profile, f.now, half_life)
+    if not ages or faded < policy.bad_history_from:
+        return None
+    each = ", ".join(f"a chargeback {describe_age(age)} ago, faded to {faded_weight(age, half_life):.1f}"
+                     for age in ages)
+    points = round(policy.weights["OWN_CHARGEBACKS"] * min(faded, policy.max_counted_chargebacks))
+    days = half_life // DAY_MS
+    return Signal("OWN_CHARGEBACKS", points, f"{each[0].upper()}{each[1:]} (half-life {days} days): {points} "
+                                            "points.")
 
 
 def was_blocked_for_fraud(f: Facts) -> Signal | None:

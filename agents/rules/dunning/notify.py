@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from agents.rules.dunning.policy import DunningPolicy
 from agents.rules.events import Channel, Notification, Offer
 from agents.rules.preferences import Preferences
-from agents.rules.timeunits import DAY_MS, HOUR_MS
+from agents.rules.timeunits import DAY_MS, HOUR_MS, iso_utc
 
 UTC = ZoneInfo("UTC")
 
@@ -152,6 +152,7 @@ class ReminderFacts:
 
     customer_id: str
     case_id: str
+    payment_id: str | None  # the case's latest failed payment
     order_id: str | None
     amount_minor: int
     currency: str
@@ -188,7 +189,9 @@ def build_reminder(facts: ReminderFacts, prefs: Preferences, link_secret: bytes,
             "items": str(facts.items),
             "reminder_no": str(facts.reminder_no),
             "wording": facts.wording,
-            "pay_by": str(facts.pay_by),
+            "pay_by": iso_utc(facts.pay_by),  # times in params: the one text form, as in JSON output
         },
         variant=facts.variant,
+        case_id=facts.case_id,
+        payment_id=facts.payment_id,
     )

@@ -55,7 +55,8 @@ def send_reminder(state: DunningState, case: Case, t: Turn) -> Sent:
     send_at, quiet = notify.send_time(t.now, prefs)
     grant = _offer(state, case, n, send_at, t)
     facts = notify.ReminderFacts(
-        customer_id=t.ctx.customer_id, case_id=case.case_id, order_id=case.order_id,
+        customer_id=t.ctx.customer_id, case_id=case.case_id,
+        payment_id=case.payment_ids[-1] if case.payment_ids else None, order_id=case.order_id,
         amount_minor=case.amount_minor, currency=case.currency, items=case.items, pay_by=case.ends_at,
         decline_class=case.decline_class, retryable=case.retryable, wording=case.wording, reminder_no=n,
         variant=case.variant,

@@ -28,6 +28,7 @@ from agents.rules.events import (
 )
 from agents.rules.ledger import PaymentRef
 from agents.rules.profile.records import (
+    MAX_CHARGEBACK_TIMES,
     AttemptMark,
     Challenges,
     DeviceAlert,
@@ -50,7 +51,8 @@ from agents.rules.profile.records import (
     upsert_low_value,
 )
 
-__all__ = ["CustomerProfile", "has_bad_history", "update_profile"]
+__all__ = ["CustomerProfile", "chargeback_ages", "faded_chargebacks", "faded_weight", "has_bad_history",
+           "update_profile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +74,9 @@ class CustomerProfile:
     online_orders: Orders = Orders()
     first_online_order_id: str | None = None  # the order of the first online order or checkout attempt
     orders_delivered: int = 0
-    chargebacks: int = 0
+    chargebacks: int = 0  # every chargeback ever, for the record; risk reads their times (they fade)
     last_chargeback_at: int | None = None
+    chargeback_times: tuple[int, ...] = ()  # newest first, at most MAX_CHARGEBACK_TIMES
     refunds_requested: int = 0
     refunds_issued: int = 0
     recent_attempts: tuple[AttemptMark, ...] = ()  # newest first
@@ -114,9 +117,32 @@ class CustomerProfile:
         return found or LowValueCounter(card=card or "")
 
 
-def has_bad_history(profile: CustomerProfile) -> bool:
-    """Own chargebacks, or payments blocked as fraud: no offers, no instant refunds, and risk in checkout."""
-    return profile.chargebacks > 0 or profile.payments.fraud_blocks > 0
+def chargeback_ages(profile: CustomerProfile, now: int) -> tuple[int, ...]:
+    """The ages (ms at `now`, newest first) of the customer's remembered chargebacks. A profile stored before
+    their times were kept knows only the count and the last one: those count as if all were the last."""
+    return tuple(max(0, now - t) for t in _chargeback_times(profile))
+
+
+def _chargeback_times(p: CustomerProfile) -> tuple[int, ...]:
+    if not p.chargeback_times and p.chargebacks and p.last_chargeback_at is not None:
+        return (p.last_chargeback_at,) * min(p.chargebacks, MAX_CHARGEBACK_TIMES)
+    return p.chargeback_times
+
+
+def faded_weight(age_ms: int, half_life_ms: int) -> float:
+    """What an event this old still weighs: 1 when new, 0.5 after one half-life, 0.25 after two."""
+    return float(0.5 ** (max(0, age_ms) / half_life_ms))
+
+
+def faded_chargebacks(profile: CustomerProfile, now: int, half_life_ms: int) -> float:
+    """The customer's own chargebacks, each weighed by its age at `now`."""
+    return sum(faded_weight(age, half_life_ms) for age in chargeback_ages(profile, now))
+
+
+def has_bad_history(profile: CustomerProfile, now: int, half_life_ms: int, bad_from: float) -> bool:
+    """Own chargebacks that still weigh `bad_from` at `now`, or payments blocked as fraud: no offers, no
+    instant refunds, and risk in checkout."""
+    return faded_chargebacks(profile, now, half_life_ms) >= bad_from or profile.payments.fraud_blocks > 0
 
 
 def update_profile(profile: CustomerProfile, event: InputEvent, now: int,
@@ -137,8 +163,7 @@ def update_profile(profile: CustomerProfile, event: InputEvent, now: int,
     if isinstance(event, AuthenticationResult):
         return _on_authentication(p, event, payment)
     if isinstance(event, Chargeback):
-        last = max(event.occurred_at, p.last_chargeback_at or event.occurred_at)
-        return replace(p, chargebacks=p.chargebacks + 1, last_chargeback_at=last)
+        return _on_chargeback(p, event)
     if isinstance(event, DeviceSeen):
         return _on_device(p, event)
     if isinstance(event, OrderPlaced):
@@ -158,8 +183,10 @@ def _on_attempt(p: CustomerProfile, a: PaymentAttempted, now: int) -> CustomerPr
     if a.card_issuer:
         record = p.issuer(a.card_issuer) or IssuerRecord(a.card_issuer)
         issuers = upsert_issuer(issuers, issuer_with_card(record, a.card_fingerprint))
-    # Every customer-initiated checkout is an online purchase, whether or not an OrderPlaced came first.
-    first_online = p.first_online_order_id or (a.order_id if a.initiator == "customer" else None)
+    # Every customer-initiated online checkout is an online purchase, whether or not an OrderPlaced came first;
+    # a payment at a store terminal is not.
+    online = a.initiator == "customer" and a.channel == "online"
+    first_online = p.first_online_order_id or (a.order_id if online else None)
     mark = AttemptMark(payment_id=a.payment_id, at=at, amount_minor=a.amount_minor, currency=a.currency,
                        card=a.card_fingerprint, ip_country=a.ip_country)
     return replace(
@@ -245,6 +272,12 @@ def _reset_low_value(p: CustomerProfile, card: str | None) -> CustomerProfile:
     if not card:
         return p
     return replace(p, low_value=tuple(c for c in p.low_value if c.card != card))
+
+
+def _on_chargeback(p: CustomerProfile, c: Chargeback) -> CustomerProfile:
+    last = max(c.occurred_at, p.last_chargeback_at or c.occurred_at)
+    times = tuple(sorted((c.occurred_at, *_chargeback_times(p)), reverse=True))[:MAX_CHARGEBACK_TIMES]
+    return replace(p, chargebacks=p.chargebacks + 1, last_chargeback_at=last, chargeback_times=times)
 
 
 def _on_device(p: CustomerProfile, d: DeviceSeen) -> CustomerProfile:

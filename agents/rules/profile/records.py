@@ -15,6 +15,7 @@ MAX_SEEN = 20  # devices, IPs, countries, addresses, cards, methods: the most re
 MAX_ISSUERS = 10
 MAX_CARDS_PER_ISSUER = 5
 MAX_LOW_VALUE_CARDS = 10
+MAX_CHARGEBACK_TIMES = 10  # own chargebacks whose times are kept: older ones have faded to nothing by then
 MAX_RECENT = 40  # recent attempts and declines, for velocity rules measured in minutes and hours
 RECENT_HORIZON_MS = 7 * DAY_MS  # recent marks older than this are dropped; policy windows must fit inside
 

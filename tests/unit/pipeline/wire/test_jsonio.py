@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,52 @@ def test_nested_and_optional_timestamps_are_written_as_text_too() -> None:
     value = record_to_json(record_for("Notification"))["value"]
     assert value["link_expires_at"].endswith("Z") and value["offer"]["expires_at"].endswith("Z")
     assert record_to_json(record_for("DunningStep", full=False))["value"]["due_at"] is None
+
+
+ISO_MS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def _timestamps(t: Any, value: Any, names: dict[str, Any]) -> list[Any]:
+    """Every value in JSON output that the schema types as timestamp-millis, however deeply nested."""
+    if isinstance(t, str):
+        return _timestamps(names[t], value, names) if t in names else []
+    if isinstance(t, list):
+        branches = [b for b in t if b != "null"]
+        return [] if value is None else _timestamps(branches[0], value, names)
+    if t.get("logicalType") == "timestamp-millis":
+        return [value]
+    if t["type"] == "record":
+        return [ts for f in t["fields"] for ts in _timestamps(f["type"], value[f["name"]], names)]
+    if t["type"] == "array":
+        return [ts for v in value for ts in _timestamps(t["items"], v, names)]
+    if t["type"] == "map":
+        return [ts for v in value.values() for ts in _timestamps(t["values"], v, names)]
+    return []
+
+
+def _named_types(t: Any, found: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(t, list):
+        for b in t:
+            _named_types(b, found)
+    elif isinstance(t, dict):
+        if t.get("type") in ("record", "enum"):
+            found[t["name"]] = t
+        for f in t.get("fields", ()):
+            _named_types(f["type"], found)
+        _named_types(t.get("items"), found)
+        _named_types(t.get("values"), found)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_every_timestamp_in_json_output_is_iso_utc_with_milliseconds_and_z(name: str) -> None:
+    schema = SCHEMAS[name]
+    value = record_to_json(record_for(name))["value"]
+    found = _timestamps(schema, value, _named_types(schema, {}))
+    assert found, f"{name} has no timestamp"  # every record has at least occurred_at
+    assert all(isinstance(ts, str) and ISO_MS_Z.match(ts) for ts in found), found
+    if name == "Notification":  # nested (offer.expires_at) and optional (link_expires_at) ones too
+        assert len(found) == 4
 
 
 def test_a_publish_line_gives_its_topic_and_record() -> None:

@@ -350,7 +350,8 @@ def test_the_risk_score_is_the_base_plus_the_points_of_each_signal() -> None:
     a = attempt("v", device_id="dev-new", card_fingerprint="card-new")
     signals = risk_signals(p, {}, a, POLICY, a.occurred_at)
     assert run(p, a).risk_score == max(0, min(100, POLICY.base_score + sum(s.points for s in signals)))
-    assert {s.code: s.points for s in signals}["OWN_CHARGEBACKS"] == POLICY.weights["OWN_CHARGEBACKS"]
+    faded = 0.5 ** (10 * DAY / POLICY.chargeback_half_life_ms)  # the chargeback is ten days old
+    assert {s.code: s.points for s in signals}["OWN_CHARGEBACKS"] == round(POLICY.weights["OWN_CHARGEBACKS"] * faded)
 
 
 def test_a_decline_names_its_biggest_risk_first() -> None:

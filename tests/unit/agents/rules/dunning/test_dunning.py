@@ -127,6 +127,13 @@ def test_soft_decline_schedules_spaced_retries_and_a_first_reminder_on_the_prefe
     assert "card-1" not in str(note.to_record())
 
 
+def test_a_reminder_names_its_case_and_the_latest_failed_payment() -> None:
+    _, out = run([fail("f1", T0, response="51")])
+    [note] = notes(out)
+    [opened] = steps(out, "case_opened")
+    assert note.case_id == opened.case_id == "o1" and note.payment_id == "pay-f1"
+
+
 def test_the_reminder_names_the_order_size_but_not_its_contents() -> None:
     order = OrderPlaced(event_id="op", customer_id="c1", occurred_at=T0 - MIN, order_id="o1",
                         channel="online", amount_minor=5_000, currency="EUR",

@@ -146,7 +146,8 @@ def test_a_card_that_cannot_be_retried_never_gets_try_again_wording() -> None:
 
 
 def test_a_reminder_carries_a_signed_link_that_never_outlives_the_case_and_no_personal_data() -> None:
-    facts = ReminderFacts(customer_id="c1", case_id="o1", order_id="o1", amount_minor=4_200, currency="EUR",
+    facts = ReminderFacts(customer_id="c1", case_id="o1", payment_id="p2", order_id="o1", amount_minor=4_200,
+                          currency="EUR",
                           items=2, pay_by=10 * HOUR_MS, decline_class="soft", retryable=True,
                           wording="insufficient_funds", reminder_no=1, variant="control")
     note = build_reminder(facts, Preferences(channels=("sms",)), SECRET, DunningPolicy(), now=0, send_at=0,
@@ -157,4 +158,5 @@ def test_a_reminder_carries_a_signed_link_that_never_outlives_the_case_and_no_pe
     assert claims is not None and claims.case_id == "o1"
     assert note.params == {"order_id": "o1", "amount_minor": "4200", "currency": "EUR",
                            "status": "awaiting_payment", "items": "2", "reminder_no": "1",
-                           "wording": "insufficient_funds", "pay_by": str(10 * HOUR_MS)}
+                           "wording": "insufficient_funds", "pay_by": "1970-01-01T10:00:00.000Z"}
+    assert (note.case_id, note.payment_id) == ("o1", "p2")

@@ -40,6 +40,11 @@ from pipeline.wire import state_codec
 DECLINES = load_declines()
 T0 = 1_760_000_000_000
 DAY = 86_400_000
+HALF_LIFE = 180 * DAY
+
+
+def bad(p: CustomerProfile, now: int = T0 + 2 * DAY) -> bool:
+    return has_bad_history(p, now, HALF_LIFE, bad_from=0.5)
 _n = itertools.count()
 
 
@@ -134,15 +139,16 @@ def test_failures_count_per_method_and_fraud_declines_mark_bad_history() -> None
     a = attempt(method="sofort")
     p = fold(CustomerProfile.empty("c1"), a, failure(a), payment=ref_of(a))
     assert p.payments.failed == 1 and p.methods[0].failed == 1 and p.recent_declines == (a.occurred_at + 1,)
-    assert not has_bad_history(p)
+    assert not bad(p)
     b = attempt(at=T0 + DAY)
-    assert has_bad_history(fold(p, b, failure(b, "fraudulent"), payment=ref_of(b)))
+    assert bad(fold(p, b, failure(b, "fraudulent"), payment=ref_of(b)))
 
 
-def test_a_chargeback_is_bad_history() -> None:
+def test_a_chargeback_is_bad_history_until_it_has_faded_below_half_its_weight() -> None:
     p = fold(CustomerProfile.empty("c1"), Chargeback(event_id="cb", customer_id="c1", occurred_at=T0,
                                                      payment_id="p", reason="fraud"))
-    assert has_bad_history(p) and p.chargebacks == 1 and p.last_chargeback_at == T0
+    assert bad(p) and p.chargebacks == 1 and p.last_chargeback_at == T0 and p.chargeback_times == (T0,)
+    assert bad(p, now=T0 + HALF_LIFE) and not bad(p, now=T0 + HALF_LIFE + DAY)
 
 
 def test_authentication_history_is_kept_per_issuer() -> None:

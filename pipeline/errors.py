@@ -69,3 +69,8 @@ class BrokerUnreachable(BrokerError):
 
 class SettingsError(JourneyError):
     """A setting from the environment is malformed, missing, or unsafe for where it is used."""
+
+
+class StaleStateError(JourneyError):
+    """The worker's local tables (RocksDB) record changelog offsets the broker's changelogs never reached: the broker
+    lost its topics (a memory-only Tansu restarted, a cluster replaced). The message names the command that fixes it."""

@@ -18,6 +18,7 @@ from pipeline.kafka.connect import Connection, broker_file, connect, write_broke
 from pipeline.settings import Settings
 from pipeline.topics import topic_specs
 from pipeline.wire.registry_api import RegistryApi, serve_local_registry
+from pipeline.worker.local_state import check_local_state
 
 
 def prepare(conn: Connection, settings: Settings) -> None:
@@ -61,6 +62,7 @@ def run_worker(settings: Settings) -> int:
     check_web_port(settings)
     with connect(settings, start_embedded=True) as conn:
         prepare(conn, settings)
+        check_local_state(settings, conn)  # before Faust, whose recovery would die on a stale state
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # the worker's loop; prepare() ran on its own
         asyncio.set_event_loop(asyncio.new_event_loop())
         app = build_app(Runtime.from_settings(settings), conn.bootstrap, secured=bool(settings.bootstrap_servers))

@@ -60,6 +60,7 @@ def run_worker(settings: Settings) -> int:
         raise SettingsError("JOURNEY_LINK_SECRET is not set: a worker on a real Kafka cluster needs its own secret "
                             "for payment links (e.g. `openssl rand -hex 32`), not the public development value")
     check_web_port(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of its datadir
     with connect(settings, start_embedded=True) as conn:
         prepare(conn, settings)
         check_local_state(settings, conn)  # before Faust, whose recovery would die on a stale state

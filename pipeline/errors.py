@@ -46,6 +46,15 @@ class SchemaNotFound(RegistryError):
     """The registry answered, and it has no schema under that id: bytes naming it can never decode."""
 
 
+class SchemaLookupNeeded(RegistryError):
+    """Decoding needs the registry (a schema id not seen yet) and the codec was told not to call it inline: the
+    caller runs `codec.resolve(schema_id)` off the event loop (a thread), then decodes again."""
+
+    def __init__(self, schema_id: int) -> None:
+        super().__init__(f"schema id {schema_id} needs a registry lookup")
+        self.schema_id = schema_id
+
+
 class InputError(JourneyError):
     """Bad user input (a JSON line for `journey publish`, a replay file).
 

@@ -39,7 +39,7 @@ from agents.rules.events import DueAction, InputEvent
 from agents.rules.identity import IdentityNode
 from agents.rules.journey import CustomerState
 from agents.runtime import Runtime
-from pipeline.errors import RegistryError
+from pipeline.errors import DecodeError, RegistryError, SchemaLookupNeeded
 from pipeline.topics import INPUT_TOPICS
 from pipeline.wire import state_codec
 from pipeline.wire.dead_letters import DeadLetter, Decoded, step_failed, triage
@@ -124,12 +124,18 @@ async def _settle(future: Awaitable[Any] | BaseException) -> BaseException | Non
 async def wait_for_registry(rt: Runtime, decode: Callable[[], T]) -> T:
     """Decode; while the schema registry is unreachable, wait and try again rather than park good bytes.
 
+    A schema id the codec has not seen is looked up in a thread (the registry call blocks), then decode runs again.
     Holding the partition is the right trade: its later events for the same customers must not overtake this one.
     """
     delay = 0.5
     while True:
         try:
-            return decode()
+            try:
+                return decode()
+            except SchemaLookupNeeded as need:
+                await asyncio.to_thread(rt.codec.resolve, need.schema_id)
+        except DecodeError:
+            pass  # the registry refused the id; the codec remembers it and the next decode parks the message
         except RegistryError:
             rt.metrics.registry_waits.inc()
             await asyncio.sleep(delay)

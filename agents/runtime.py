@@ -29,7 +29,8 @@ class Runtime:
         registry = registry_from_settings(settings.schema_registry_url, settings.data_dir)
         return cls(
             settings=settings,
-            codec=Codec(registry, schemas_dir=settings.schemas_dir),
+            codec=Codec(registry, schemas_dir=settings.schemas_dir, register=settings.register_schemas,
+                        inline_lookups=False),  # agents resolve new schema ids in a thread
             policy=load_policy(settings.policy_path, settings.declines_path),
             metrics=metrics or Metrics(),
         )

@@ -46,6 +46,15 @@ class SchemaNotFound(RegistryError):
     """The registry answered, and it has no schema under that id: bytes naming it can never decode."""
 
 
+class SchemaLookupNeeded(RegistryError):
+    """Decoding needs the registry (a schema id not seen yet) and the codec was told not to call it inline: the
+    caller runs `codec.resolve(schema_id)` off the event loop (a thread), then decodes again."""
+
+    def __init__(self, schema_id: int) -> None:
+        super().__init__(f"schema id {schema_id} needs a registry lookup")
+        self.schema_id = schema_id
+
+
 class InputError(JourneyError):
     """Bad user input (a JSON line for `journey publish`, a replay file).
 
@@ -69,3 +78,8 @@ class BrokerUnreachable(BrokerError):
 
 class SettingsError(JourneyError):
     """A setting from the environment is malformed, missing, or unsafe for where it is used."""
+
+
+class StaleStateError(JourneyError):
+    """The worker's local tables (RocksDB) record changelog offsets the broker's changelogs never reached: the broker
+    lost its topics (a memory-only Tansu restarted, a cluster replaced). The message names the command that fixes it."""

@@ -30,6 +30,8 @@ def _bool(value: str) -> bool:
 ENV_VARS: dict[str, tuple[str, str]] = {
     "bootstrap_servers": ("KAFKA_BOOTSTRAP_SERVERS", "brokers; unset: the embedded Tansu"),
     "schema_registry_url": ("SCHEMA_REGISTRY_URL", "Confluent-compatible registry; unset: a local registry file"),
+    "register_schemas": ("JOURNEY_REGISTER_SCHEMAS", "register our schemas in the registry; 0: look their ids up "
+                         "(a registry with auto-registration off)"),
     "data_dir": ("JOURNEY_DATA_DIR", "tables (RocksDB), local registry, broker log"),
     "app_id": ("JOURNEY_APP_ID", "consumer group and changelog prefix"),
     "partitions": ("JOURNEY_PARTITIONS", "partitions of every topic, so streams and tables are co-partitioned"),
@@ -72,6 +74,9 @@ class Settings:
 
     bootstrap_servers: str | None = None  # KAFKA_BOOTSTRAP_SERVERS; None = start the embedded broker
     schema_registry_url: str | None = None  # SCHEMA_REGISTRY_URL; None = local registry in data_dir
+    # JOURNEY_REGISTER_SCHEMAS: register our schemas (POST /subjects/{s}/versions); off, look their ids up (POST
+    # /subjects/{s}), for a registry that refuses registrations: every schema must be registered beforehand
+    register_schemas: bool = True
     data_dir: Path = Path(".data")  # JOURNEY_DATA_DIR: tables, local registry, broker log
     app_id: str = "payment-journey"  # JOURNEY_APP_ID: consumer group and changelog prefix
     partitions: int = 4  # JOURNEY_PARTITIONS: every topic, so streams and tables are co-partitioned
@@ -187,7 +192,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "producer_buffer": int, "producer_linger_ms": int, "max_value_bytes": int, "max_id_chars": int,
     "align_max_held": int, "timer_interval_s": float, "session_timeout_s": float,
     "batch_linger_s": _per_thousand, "align_max_hold_s": _per_thousand,
-    "web_enabled": _bool, "tansu": _bool, "link_secret": str.encode,
+    "web_enabled": _bool, "tansu": _bool, "register_schemas": _bool, "link_secret": str.encode,
     "log_level": str.upper, "security_protocol": str.upper, "sasl_mechanism": str.upper,
 }
 """How each variable's text becomes its field (str when not listed)."""

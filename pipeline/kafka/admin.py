@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaClient
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -64,3 +64,32 @@ async def wait_for_broker(bootstrap: str, timeout: float = 15.0, security: Mappi
         finally:
             await client.close()
         await asyncio.sleep(0.2)
+
+
+async def end_offsets(bootstrap: str, prefix: str, tansu: bool,
+                      security: Mapping[str, Any] | None = None) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> end offset of every existing topic whose name starts with `prefix`.
+
+    Topics are listed without naming any (Tansu auto-creates a named unknown topic); on Tansu the end offsets are
+    corrected to the fetch high watermarks (pipeline/kafka/tansu_fix.py), since its ListOffsets answers too low."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
+    await start_client(admin, bootstrap)
+    try:
+        tps = [TopicPartition(t["topic"], p["partition"]) for t in await admin.describe_topics(None)
+               if t["topic"].startswith(prefix) for p in t["partitions"]]
+    finally:
+        await admin.close()
+    if not tps:
+        return {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                **(security or {}))
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    if tansu:
+        from pipeline.kafka.tansu_fix import true_end_offsets
+
+        ends = await true_end_offsets(bootstrap, ends)
+    return {(tp.topic, tp.partition): end for tp, end in ends.items()}

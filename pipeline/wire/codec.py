@@ -9,6 +9,13 @@ Bytes written under a schema id we did not register ourselves (another producer,
 this project) are read with the writer's schema from the registry, resolved against ours: schemas can evolve.
 Bytes that can never decode raise DecodeError with a reason code; a registry that cannot be reached raises
 RegistryError instead, because those bytes will decode once it is back and must not be dead-lettered.
+
+Two choices for where the registry may be called (the worker takes both non-default ones):
+- `register=False` looks our schemas' ids up (JOURNEY_REGISTER_SCHEMAS=0) instead of registering them, for a registry
+  that refuses registrations; each must already be registered under its subject.
+- `inline_lookups=False`: decode never calls the registry, a blocking call, itself. An unseen id raises
+  SchemaLookupNeeded; the caller runs `resolve(id)` in a thread and decodes again, so the event loop never waits on
+  HTTP (agents/customer_events.py `wait_for_registry`).
 """
 
 from __future__ import annotations
@@ -29,9 +36,9 @@ from fastavro.validation import ValidationError, validate
 
 from agents.rules.events import RECORD_TYPES
 from agents.rules.records import decoder
-from pipeline.errors import DecodeError, EncodeError, JourneyError, SchemaNotFound
+from pipeline.errors import DecodeError, EncodeError, JourneyError, SchemaLookupNeeded, SchemaNotFound
 from pipeline.settings import SCHEMAS_DIR
-from pipeline.wire.registry import SchemaRegistry, subject_for
+from pipeline.wire.registry import LookupRegistry, SchemaRegistry, subject_for
 
 MAGIC = 0
 _HEADER = struct.Struct(">BI")
@@ -75,8 +82,10 @@ class _Writer:
 
 
 class Codec:
-    def __init__(self, registry: SchemaRegistry, schemas_dir: Path = SCHEMAS_DIR) -> None:
+    def __init__(self, registry: SchemaRegistry, schemas_dir: Path = SCHEMAS_DIR, *, register: bool = True,
+                 inline_lookups: bool = True) -> None:
         self.registry = registry
+        self.inline_lookups = inline_lookups
         self.schemas_dir = schemas_dir
         self.schemas = load_schemas(schemas_dir)
         stale = sorted(set(self.schemas) - set(RECORD_TYPES))
@@ -92,7 +101,8 @@ class Codec:
             plain = physical(schema)
             self._parsed[name] = fastavro.parse_schema(plain)
             self._canonical[name] = to_parsing_canonical_form(plain)
-            sid = registry.register(subject_for(schema["topic"], fullname(schema)), json.dumps(schema))
+            subject, text = subject_for(schema["topic"], fullname(schema)), json.dumps(schema)
+            sid = registry.register(subject, text) if register else _registered_id(registry, subject, text)
             self._ids[name] = sid
             self._headers[name] = _HEADER.pack(MAGIC, sid)
             self._writers[sid] = _Writer(name, self._parsed[name], None, decoder(RECORD_TYPES[name]))
@@ -118,7 +128,11 @@ class Codec:
     def decode(self, data: bytes) -> Any:
         """Wire bytes -> the events.py record. DecodeError when they never will decode."""
         sid = _schema_id(data)
-        w = self._writers.get(sid) or self._resolve(sid)
+        w = self._writers.get(sid)
+        if w is None:
+            if not self.inline_lookups and not self._refused_now(sid):
+                raise SchemaLookupNeeded(sid)
+            w = self._resolve(sid)
         buf = io.BytesIO(data)
         buf.seek(_HEADER.size)
         try:
@@ -133,6 +147,16 @@ class Codec:
             return w.build(value)
         except (KeyError, TypeError, ValueError) as err:
             raise DecodeError("body_invalid", f"{w.name} does not build: {type(err).__name__}") from None
+
+    def resolve(self, sid: int) -> None:
+        """Ask the registry about a schema id decode has not seen (blocking: run it in a thread). The answer is
+        remembered, a refusal too: DecodeError then, and decode raises it for that id from then on."""
+        if sid not in self._writers:
+            self._resolve(sid)
+
+    def _refused_now(self, sid: int) -> bool:
+        refused = self._refused.get(sid)
+        return refused is not None and refused[0] > time.monotonic()
 
     def _resolve(self, sid: int) -> _Writer:
         """A schema id we did not register: ask the registry once; remember the answer, also a refusal."""
@@ -174,6 +198,18 @@ class Codec:
         except Exception:  # validation itself choked: still say nothing about the value
             return "a field"
         return "a value out of range"
+
+
+def _registered_id(registry: SchemaRegistry, subject: str, schema: str) -> int:
+    """The id our schema already has under `subject` (JOURNEY_REGISTER_SCHEMAS=0); JourneyError when it has none."""
+    if not isinstance(registry, LookupRegistry):
+        raise JourneyError(f"{type(registry).__name__} cannot look schema ids up: set JOURNEY_REGISTER_SCHEMAS=1")
+    try:
+        return registry.lookup_id(subject, schema)
+    except SchemaNotFound:
+        raise JourneyError(f"the schema registry has no id for our schema under subject {subject}: register it "
+                           "(schemas/ holds it), or set JOURNEY_REGISTER_SCHEMAS=1 where registration is allowed") \
+            from None
 
 
 def _schema_id(data: bytes) -> int:

@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pipeline.errors import RegistryError, SchemaNotFound
 
@@ -26,6 +26,15 @@ from pipeline.errors import RegistryError, SchemaNotFound
 class SchemaRegistry(Protocol):
     def register(self, subject: str, schema: str) -> int: ...
     def get_schema(self, schema_id: int) -> str: ...
+
+
+@runtime_checkable
+class LookupRegistry(SchemaRegistry, Protocol):
+    """A registry that can also find the id a schema already has under a subject, registering nothing."""
+
+    def lookup_id(self, subject: str, schema: str) -> int:
+        """The id; SchemaNotFound when the schema is not registered under the subject."""
+        ...
 
 
 def subject_for(topic: str, fullname: str) -> str:
@@ -106,6 +115,12 @@ class LocalRegistry:
         versions = self._subjects.get(subject, [])
         return (versions.index(sid) + 1, sid) if sid in versions else None
 
+    def lookup_id(self, subject: str, schema: str) -> int:
+        found = self.lookup(subject, schema)
+        if found is None:
+            raise SchemaNotFound(f"the schema is not registered under subject {subject}")
+        return found[1]
+
     def subjects_of(self, schema_id: int) -> list[str]:
         self._read()
         return sorted(s for s, ids in self._subjects.items() if schema_id in ids)
@@ -178,7 +193,8 @@ class LocalRegistry:
 
 
 class ConfluentRegistry:
-    """A Confluent-compatible Schema Registry: POST /subjects/{s}/versions, GET /schemas/ids/{id}.
+    """A Confluent-compatible Schema Registry: POST /subjects/{s}/versions (register), POST /subjects/{s} (look up
+    the id a schema has, for a registry that refuses registrations), GET /schemas/ids/{id}.
 
     Credentials may ride in the URL (`https://key:secret@host`); they are sent as HTTP basic auth and never
     appear in error messages. Both directions are cached: ids never change meaning in a registry.
@@ -217,6 +233,18 @@ class ConfluentRegistry:
             self._by_id[sid] = schema
         return self._ids[key]
 
+    def lookup_id(self, subject: str, schema: str) -> int:
+        key = (subject, _canonical(schema))
+        if key not in self._ids:
+            path = f"/subjects/{urllib.parse.quote(subject, safe='')}"
+            answer = self._call("POST", path, {"schema": schema}, lookup=True)
+            sid = answer.get("id")
+            if not isinstance(sid, int):
+                raise RegistryError(f"schema registry POST {path}: answer has no integer id")
+            self._ids[key] = sid
+            self._by_id[sid] = schema
+        return self._ids[key]
+
     def get_schema(self, schema_id: int) -> str:
         if schema_id not in self._by_id:
             path = f"/schemas/ids/{schema_id}"
@@ -226,7 +254,10 @@ class ConfluentRegistry:
             self._by_id[schema_id] = schema
         return self._by_id[schema_id]
 
-    def _call(self, method: str, path: str, body: dict[str, str] | None = None) -> dict[str, Any]:
+    def _call(self, method: str, path: str, body: dict[str, str] | None = None,
+              lookup: bool = False) -> dict[str, Any]:
+        """`lookup`: a 404 means "not there" (SchemaNotFound), as for every GET; 40401 no such subject, 40403 no
+        such schema under it."""
         data = json.dumps(body).encode() if body is not None else None
         # S310: the scheme was checked to be http(s) in __init__
         req = urllib.request.Request(f"{self.url}{path}", data=data, method=method,  # noqa: S310
@@ -236,7 +267,7 @@ class ConfluentRegistry:
                 answer = json.loads(resp.read())
         except urllib.error.HTTPError as err:
             detail = _error_detail(err)
-            if err.code == 404 and method == "GET":
+            if err.code == 404 and (method == "GET" or lookup):
                 raise SchemaNotFound(f"schema registry {method} {path}: HTTP 404{detail}") from None
             raise RegistryError(f"schema registry {method} {path}: HTTP {err.code}{detail}") from None
         except (urllib.error.URLError, OSError) as err:

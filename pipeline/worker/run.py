@@ -18,6 +18,7 @@ from pipeline.kafka.connect import Connection, broker_file, connect, write_broke
 from pipeline.settings import Settings
 from pipeline.topics import topic_specs
 from pipeline.wire.registry_api import RegistryApi, serve_local_registry
+from pipeline.worker.local_state import check_local_state
 
 
 def prepare(conn: Connection, settings: Settings) -> None:
@@ -59,8 +60,10 @@ def run_worker(settings: Settings) -> int:
         raise SettingsError("JOURNEY_LINK_SECRET is not set: a worker on a real Kafka cluster needs its own secret "
                             "for payment links (e.g. `openssl rand -hex 32`), not the public development value")
     check_web_port(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of its datadir
     with connect(settings, start_embedded=True) as conn:
         prepare(conn, settings)
+        check_local_state(settings, conn)  # before Faust, whose recovery would die on a stale state
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # the worker's loop; prepare() ran on its own
         asyncio.set_event_loop(asyncio.new_event_loop())
         app = build_app(Runtime.from_settings(settings), conn.bootstrap, secured=bool(settings.bootstrap_servers))

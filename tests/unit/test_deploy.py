@@ -26,7 +26,8 @@ def test_compose_refuses_to_start_without_a_link_secret() -> None:
 
 
 def test_compose_runs_the_worker_against_apache_kafka_and_a_schema_registry() -> None:
-    run = compose("config", "--format", "json", env={**os.environ, "JOURNEY_LINK_SECRET": PLACEHOLDER_SECRET})
+    env = {k: v for k, v in os.environ.items() if k != "JOURNEY_API_TOKEN"}
+    run = compose("config", "--format", "json", env={**env, "JOURNEY_LINK_SECRET": PLACEHOLDER_SECRET})
     services = json.loads(run.stdout)["services"]
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
@@ -34,6 +35,9 @@ def test_compose_runs_the_worker_against_apache_kafka_and_a_schema_registry() ->
     assert worker_env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"
     assert worker_env["SCHEMA_REGISTRY_URL"].startswith("http://schema-registry")
     assert worker_env["JOURNEY_LINK_SECRET"] == PLACEHOLDER_SECRET
+    assert worker_env["JOURNEY_REPLICATION_FACTOR"] == "1" and worker_env["JOURNEY_WEB_BIND"] == "0.0.0.0"
+    assert worker_env["JOURNEY_API_TOKEN"] == "", "unset by default: an empty variable counts as unset"
+    assert worker_env["JOURNEY_REGISTER_SCHEMAS"] == "1"
 
 
 def test_worker_dockerfile_passes_hadolint() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -63,7 +64,8 @@ def runtime(tmp_path: Path, registry: Any = None) -> Runtime:
     settings = Settings.from_env({"JOURNEY_DATA_DIR": str(tmp_path)})
     rt = Runtime.from_settings(settings, Metrics())
     if registry is not None:
-        rt = Runtime(settings=settings, codec=Codec(registry), policy=rt.policy, metrics=rt.metrics)
+        rt = Runtime(settings=settings, codec=Codec(registry, inline_lookups=False), policy=rt.policy,  # as the worker
+                     metrics=rt.metrics)
     return rt
 
 
@@ -122,6 +124,39 @@ async def test_an_unreachable_registry_is_waited_for_not_dead_lettered(tmp_path:
     await one(agent(rt, sent), "payments", 0, 0, b"c1", data)
     assert waits == [0.5, 1.0]
     assert "decisions" in sent.topics() and not any(t.endswith("-dlq") for t in sent.topics())
+
+
+class SlowRegistry(FlakyRegistry):
+    """A registry that takes half a second to answer a look-up, blocking the calling thread as urllib does."""
+
+    def get_schema(self, schema_id: int) -> str:
+        time.sleep(0.5)
+        return super().get_schema(schema_id)
+
+
+async def test_a_slow_registry_lookup_does_not_block_other_coroutines(tmp_path: Path) -> None:
+    writer = LocalRegistry(tmp_path / "writer.json")
+    for n in range(50):
+        writer.register(f"other-{n}", f'{{"type": "fixed", "name": "f{n}", "size": 1}}')
+    data = Codec(writer).encode(attempt())
+    rt, sent = runtime(tmp_path, SlowRegistry(LocalRegistry(tmp_path / "reader.json"), writer, failures=0)), Sent()
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        started = time.monotonic()
+        await one(agent(rt, sent), "payments", 0, 0, b"c1", data)
+        took = time.monotonic() - started
+    finally:
+        ticker.cancel()
+    assert took >= 0.5 and "decisions" in sent.topics()
+    assert ticks >= 20, f"the event loop ran only {ticks} times while the registry was asked"
 
 
 async def test_state_is_stored_only_after_every_output_was_delivered(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import fastavro
 import pytest
 
 from agents.rules.events import RECORD_TYPES, DeviceSeen, PaymentAttempted, PaymentDecision, Reason
-from pipeline.errors import DecodeError, EncodeError, RegistryError, SchemaNotFound
+from pipeline.errors import DecodeError, EncodeError, RegistryError, SchemaLookupNeeded, SchemaNotFound
 from pipeline.wire.codec import Codec, load_schemas, physical
 from pipeline.wire.registry import LocalRegistry
 
@@ -370,3 +370,29 @@ def test_a_second_codec_on_the_same_registry_reads_the_first_ones_bytes(tmp_path
     rec = record_for("Notification")
     data = Codec(LocalRegistry(path)).encode(rec)
     assert Codec(LocalRegistry(path)).decode(data) == rec
+
+
+def test_without_inline_lookups_decode_never_calls_the_registry_and_resolve_does_it_once() -> None:
+    registry = CountingRegistry()
+    codec = Codec(registry, inline_lookups=False)
+    rec = record_for("PaymentAttempted")
+    body = codec.encode(rec)[5:]
+    other = registry.register("elsewhere", json.dumps(SCHEMAS["PaymentAttempted"], indent=1))  # a new id
+    with pytest.raises(SchemaLookupNeeded) as need:
+        codec.decode(frame(other, body))
+    assert need.value.schema_id == other and registry.lookups == 0
+    codec.resolve(other)
+    assert codec.decode(frame(other, body)) == rec and registry.lookups == 1
+
+
+def test_a_refused_id_is_resolved_once_then_decode_refuses_it_without_a_lookup() -> None:
+    registry = CountingRegistry()
+    codec = Codec(registry, inline_lookups=False)
+    with pytest.raises(SchemaLookupNeeded):
+        codec.decode(frame(9999, b"\x00"))
+    with pytest.raises(DecodeError):
+        codec.resolve(9999)
+    for _ in range(3):
+        with pytest.raises(DecodeError) as err:
+            codec.decode(frame(9999, b"\x00"))
+    assert err.value.reason == "unknown_schema_id" and registry.lookups == 1

@@ -15,8 +15,9 @@ import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from pipeline.errors import JourneyError, SchemaNotFound
 from pipeline.wire.codec import Codec
-from pipeline.wire.registry import LocalRegistry
+from pipeline.wire.registry import ConfluentRegistry, LocalRegistry
 from pipeline.wire.registry_api import RegistryApi, api_file, running_registry_api, serve_local_registry
 
 SUBJECT = "payments-paymentjourney.PaymentAttempted"
@@ -128,3 +129,16 @@ def test_the_served_url_is_advertised_in_the_data_directory_while_it_runs(tmp_pa
         assert call(api, "GET", "/subjects") == (200, [])
     assert running_registry_api(tmp_path) is None
     assert not api_file(tmp_path).exists()
+
+
+def test_a_codec_that_may_not_register_looks_the_ids_up_through_the_api(api: RegistryApi) -> None:
+    registered = Codec(api.service.registry)  # someone registered our schemas beforehand
+    lookup_only = Codec(ConfluentRegistry(api.url), register=False)
+    assert lookup_only.schema_id("PaymentAttempted") == registered.schema_id("PaymentAttempted")
+
+
+def test_a_schema_nobody_registered_is_named_when_registration_is_off(api: RegistryApi) -> None:
+    with pytest.raises(SchemaNotFound):
+        ConfluentRegistry(api.url).lookup_id(SUBJECT, record("x"))
+    with pytest.raises(JourneyError, match="no id for our schema under subject .*JOURNEY_REGISTER_SCHEMAS=1"):
+        Codec(ConfluentRegistry(api.url), register=False)

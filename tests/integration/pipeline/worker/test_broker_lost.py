@@ -1,0 +1,58 @@
+"""A worker whose embedded broker came back empty rebuilds its state instead of dying (issue 11 item 6).
+
+Tansu keeps topics in memory only, so after a broker restart the RocksDB tables of <data dir>/worker hold changelog
+offsets the new, empty changelogs never reached: Faust's recovery would raise ConsistencyError.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from agents.rules.events import PaymentAttempted
+from pipeline.kafka.embedded import EmbeddedBroker
+from tests.integration.support import collect, journey, journey_env, worker, write_jsonl
+
+pytestmark = pytest.mark.integration
+
+
+def attempt(payment_id: str) -> PaymentAttempted:
+    return PaymentAttempted(event_id=f"att-{payment_id}", customer_id="cust-lost", occurred_at=time.time_ns() // 10**6,
+                            payment_id=payment_id, order_id=f"o-{payment_id}", amount_minor=2_500, currency="EUR",
+                            method="card", initiator="customer", card_fingerprint="card-l", card_issuer="bank",
+                            card_country="GB", customer_country="GB", sca_applies=False, network="visa")
+
+
+def decide(bootstrap: str, data_dir: Path, env: dict[str, str], payment_id: str) -> None:
+    events = write_jsonl(data_dir.parent / f"{payment_id}.jsonl", [attempt(payment_id)])
+    assert journey("publish", str(events), env=env).returncode == 0
+    got = collect(bootstrap, data_dir, ["decisions"], lambda g: any(r.payment_id == payment_id for _, r, _ in g),
+                  timeout=60)
+    assert any(r.payment_id == payment_id for _, r, _ in got), f"{payment_id} was not decided"
+
+
+def test_a_worker_on_a_restarted_empty_broker_moves_its_stale_state_aside_and_decides(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = EmbeddedBroker(tmp_path / "broker-data")
+    second = None
+    try:
+        first.start()
+        env = journey_env(first.bootstrap, data)  # rocksdb:// tables: offsets persisted in <data>/worker
+        with worker(env, tmp_path / "worker-1.log"):
+            decide(first.bootstrap, data, env, "p-before")
+            time.sleep(2)  # the changelog writes and their offsets reach RocksDB
+        port = first.port
+        first.stop()
+        second = EmbeddedBroker(tmp_path / "broker-data", port=port).start()  # same address, empty topics
+        with worker(env, tmp_path / "worker-2.log"):
+            decide(second.bootstrap, data, env, "p-after")
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+    log = (tmp_path / "worker-2.log").read_text()
+    assert "ConsistencyError" not in log and "Traceback" not in log, log[-3000:]
+    assert "ahead of their changelogs" in log and "the worker rebuilds its state" in log, log[-3000:]
+    assert len(list(data.glob("worker.stale-*"))) == 1

@@ -35,7 +35,7 @@ def test_compose_runs_the_worker_against_apache_kafka_and_a_schema_registry() ->
     assert worker_env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"
     assert worker_env["SCHEMA_REGISTRY_URL"].startswith("http://schema-registry")
     assert worker_env["JOURNEY_LINK_SECRET"] == PLACEHOLDER_SECRET
-    assert worker_env["JOURNEY_REPLICATION_FACTOR"] == "1" and worker_env["JOURNEY_WEB_BIND"] == "0.0.0.0"
+    assert worker_env["JOURNEY_REPLICATION_FACTOR"] == "1" and worker_env["JOURNEY_WEB_BIND"] == "0.0.0.0"  # noqa: S104
     assert worker_env["JOURNEY_API_TOKEN"] == "", "unset by default: an empty variable counts as unset"
     assert worker_env["JOURNEY_REGISTER_SCHEMAS"] == "1"
 

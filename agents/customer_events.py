@@ -48,6 +48,7 @@ from pipeline.wire.headers import cloudevent_headers, event_source
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+DECODED_KEPT = 20_000  # customers whose last written state is kept decoded (about 2 KB each in memory)
 Headers = list[tuple[str, bytes]]
 Send = Callable[[str, bytes, bytes, Headers | None], Awaitable[Awaitable[Any]]]
 """send(topic, key, value, headers) -> a future that resolves once the broker has the record (aiokafka's contract)."""
@@ -178,6 +179,7 @@ class CustomerEvents:
         self.processed: dict[TP, int] = {}  # (topic, partition) -> every offset below is done
         self.read: dict[TP, int] = {}  # (topic, partition) -> next offset to read
         self._lock = asyncio.Lock()  # the agent's batches and the alignment tick take turns
+        self._decoded: dict[str, tuple[bytes, CustomerState]] = {}  # cid -> (bytes written, their state), LRU
 
     async def process_batch(self, messages: Iterable[Incoming]) -> list[Incoming]:
         """Process what can be processed now; returns the messages finished (to acknowledge), held ones excluded."""
@@ -203,7 +205,9 @@ class CustomerEvents:
             await self.producer.deliver(batch.out)
             for cid, state in batch.changed.items():  # after delivery: see the module docstring
                 self.bind(batch.source[cid])
-                self.customers[cid] = state_codec.dumps(state)
+                data = state_codec.dumps(state)
+                self.customers[cid] = data
+                self._remember(cid, data, state)
                 self._index_due(cid, dunning.next_due(state.dunning))
             for tp, next_read in self.read.items():
                 held = self.aligner.lowest_held(tp) if self.aligner is not None else None
@@ -267,7 +271,20 @@ class CustomerEvents:
 
     def _load(self, cid: str) -> CustomerState | None:
         data = self.customers.get(cid)
-        return None if data is None else state_codec.loads(CustomerState, data)
+        if data is None:
+            return None
+        known = self._decoded.get(cid)
+        if known is not None and known[0] == data:  # the bytes we wrote last: skip decoding them again
+            return known[1]
+        return state_codec.loads(CustomerState, data)
+
+    def _remember(self, cid: str, data: bytes, state: CustomerState) -> None:
+        """Keep the decoded form of what was just written; `_load` uses it only while the table still holds those
+        exact bytes (another worker's write, a rebalance or a recovery makes them differ, and they are decoded)."""
+        self._decoded.pop(cid, None)
+        self._decoded[cid] = (data, state)
+        if len(self._decoded) > DECODED_KEPT:
+            self._decoded.pop(next(iter(self._decoded)))
 
     def _node(self, ident: str, batch: _Batch) -> IdentityNode | None:
         if ident not in batch.nodes:

@@ -14,6 +14,7 @@ import pytest
 from agents.customer_events import CustomerEvents, Incoming, Producer
 from agents.rules import journey
 from agents.rules.events import DeviceSeen, PaymentAttempted
+from agents.rules.journey import CustomerState
 from agents.runtime import Runtime
 from pipeline.errors import RegistryError
 from pipeline.metrics import Metrics
@@ -217,3 +218,29 @@ async def test_a_rule_that_raises_parks_its_event_and_the_batch_goes_on(tmp_path
     parked = next(h for t, _, _, h in sent.records if t == "payments-dlq")
     assert parked is not None and parked["error.reason"] == b"step_failed"
     assert b"ZeroDivisionError" in parked["error.message"] and b"test" not in parked["error.message"]
+
+
+async def test_a_state_the_agent_wrote_is_not_decoded_again_but_bytes_written_elsewhere_are(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.wire import state_codec
+
+    rt, sent, customers = runtime(tmp_path), Sent(), {}
+    decoded: list[str] = []
+    real = state_codec.loads
+
+    def counting(cls: Any, data: bytes) -> Any:
+        decoded.append(cls.__name__)
+        return real(cls, data)
+
+    monkeypatch.setattr("agents.customer_events.state_codec.loads", counting)
+    ce = agent(rt, sent, customers)
+    first = attempt()
+    await one(ce, "payments", 0, 0, b"c1", rt.codec.encode(first))
+    await one(ce, "payments", 0, 1, b"c1", rt.codec.encode(replace(first, event_id="a2", payment_id="p2")))
+    assert decoded.count("CustomerState") == 0  # the second batch reused what the first one wrote
+    other = CustomerEvents(rt, customers, {}, {}, Producer(sent, max_backoff_s=0))  # another worker takes over
+    await one(other, "payments", 0, 2, b"c1", rt.codec.encode(replace(first, event_id="a3", payment_id="p3")))
+    await one(ce, "payments", 0, 3, b"c1", rt.codec.encode(replace(first, event_id="a4", payment_id="p4")))
+    assert decoded.count("CustomerState") == 2  # each worker decoded the bytes the other one wrote
+    final = real(CustomerState, customers["c1"])
+    assert {"a1", "a2", "a3", "a4"} <= set(final.recent_event_ids)

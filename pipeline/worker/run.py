@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import contextlib
 import errno
 import logging
@@ -64,6 +65,10 @@ def run_worker(settings: Settings) -> int:
     with connect(settings, start_embedded=True) as conn:
         prepare(conn, settings)
         check_local_state(settings, conn)  # before Faust, whose recovery would die on a stale state
+        # Fewer, cheaper collections: the worker allocates many short-lived records per batch, and full collections
+        # over the long-lived ones (Faust, the tables' caches) showed as periodic pauses in the p99.
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # the worker's loop; prepare() ran on its own
         asyncio.set_event_loop(asyncio.new_event_loop())
         app = build_app(Runtime.from_settings(settings), conn.bootstrap, secured=bool(settings.bootstrap_servers))

@@ -248,7 +248,7 @@ NOTES = (
     "drain window. The plot shows p50 (solid) and p99 (dashed) per second of sending.",
     "State: after the system stopped, the latest value per customer of the sim population; worker: "
     f"`{systems.WORKER_APP_ID}-customer-state-changelog`; Quix: its `changelog__bench-quix--...` topic (same "
-    "JSON encoding, pipeline.wire.state_codec); plain loop: the same encoding of its in-memory states.",
+    "encoding: fingerprinted Avro, pipeline.wire.state_codec); plain loop: the same encoding of its in-memory states.",
     "Fetch waits: pass-through, plain loop and the measuring consumer use fetch_max_wait_ms=5, Quix "
     "fetch.wait.max.ms=5 (librdkafka's default is 500); the worker runs with whatever it configures itself. Tansu "
     "answers a waiting fetch only when its wait runs out (shared/TANSU.md, bug 7).",

@@ -39,12 +39,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str |
 
     Long cells wrap, and fold rather than end in an ellipsis; the columns named in `whole` never wrap (identifiers).
     """
-    numeric = [bool(rows) and all(_is_num(r[i]) for r in rows) for i in range(len(headers))]
+    numeric = [bool(rows) and all(is_number(r[i]) for r in rows) for i in range(len(headers))]
     t = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
     for h, num in zip(headers, numeric, strict=True):
         t.add_column(h, justify="right" if num else "left", overflow="fold", no_wrap=h in whole)
     for r in rows:
-        t.add_row(*(c if isinstance(c, ProgressBar) else Text(_fmt(c)) for c in r))
+        t.add_row(*(c if isinstance(c, ProgressBar) else Text(cell_text(c)) for c in r))
     return t
 
 
@@ -87,7 +87,8 @@ def show(out: Console, *parts: RenderableType | str) -> None:
             out.print(part)
 
 
-def _fmt(c: object) -> str:
+def cell_text(c: object) -> str:
+    """How a table shows a value: shares as percentages, numbers with thousands separators."""
     if isinstance(c, float):
         return f"{c:.1%}" if 0 <= c <= 1 else f"{c:,.1f}"
     if isinstance(c, int) and not isinstance(c, bool):
@@ -95,5 +96,5 @@ def _fmt(c: object) -> str:
     return str(c)
 
 
-def _is_num(c: object) -> bool:
+def is_number(c: object) -> bool:
     return isinstance(c, int | float) and not isinstance(c, bool)

@@ -227,6 +227,17 @@ class CustomerEvents:
             for tp in [tp for tp in offsets if not keep(tp[1])]:
                 del offsets[tp]
 
+    def log_shrunk(self, highwater: Callable[[TP], int | None]) -> tuple[TP, int, int] | None:
+        """A partition whose log now ends before what this worker already read from it, as (tp, end, read).
+
+        A Kafka log never loses its end; this one did because the broker came back without its topics (the embedded
+        broker keeps them in memory only), or an unclean leader election truncated it."""
+        for tp, read in self.read.items():
+            end = highwater(tp)
+            if end is not None and end < read:
+                return tp, end, read
+        return None
+
     async def _tp_read_up(self, tp: TP) -> bool:
         return self._read_up is not None and await self._read_up(tp, self.read)
 

@@ -13,6 +13,8 @@ body (the tables' serializer is `raw`), so a write is encoded once for RocksDB a
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 import weakref
 from collections.abc import Callable
@@ -105,6 +107,9 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
     @app.timer(s.timer_interval_s, name="publish_due")
     async def publish_due() -> None:
         on_assignment()
+        shrunk = customer_events.log_shrunk(catch_up.highwater)
+        if shrunk is not None:
+            _stop_for_lost_log(*shrunk)
         await timer.tick(time.time_ns() // 1_000_000)
 
     gauges = ConsumerGauges(rt.metrics, _highwater(app), _start(app), customer_events.processed, CUSTOMER_INPUTS)
@@ -122,6 +127,15 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
     async def release_held() -> None:
         if streams and customer_events.aligner is not None and customer_events.aligner.count():
             await ack(await customer_events.tick())
+
+
+def _stop_for_lost_log(tp: TP, end: int, read: int) -> None:
+    """Exit at once with one sentence: state is consistent at every moment (see customer_events), so this is as safe
+    as a crash, and the next start finds its local state ahead of the changelogs and rebuilds it (or says how)."""
+    print(f"journey worker: the broker lost its topics ({tp[0]}[{tp[1]}] now ends at offset {end}, this worker "
+          f"had read up to {read}); stopping: start the worker again to rebuild its local state", file=sys.stderr,
+          flush=True)
+    os._exit(3)
 
 
 def _highwater(app: faust.App) -> Any:

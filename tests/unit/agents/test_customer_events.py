@@ -244,3 +244,15 @@ async def test_a_state_the_agent_wrote_is_not_decoded_again_but_bytes_written_el
     assert decoded.count("CustomerState") == 2  # each worker decoded the bytes the other one wrote
     final = real(CustomerState, customers["c1"])
     assert {"a1", "a2", "a3", "a4"} <= set(final.recent_event_ids)
+
+
+async def test_a_log_that_now_ends_before_what_was_read_is_reported_and_a_growing_one_is_not(tmp_path: Path) -> None:
+    rt, sent = runtime(tmp_path), Sent()
+    ce = agent(rt, sent)
+    await one(ce, "payments", 2, 41, b"c1", rt.codec.encode(attempt()))
+    ends = {("payments", 2): 42}
+    assert ce.log_shrunk(ends.get) is None
+    ends[("payments", 2)] = 100
+    assert ce.log_shrunk(ends.get) is None
+    ends[("payments", 2)] = 3  # the broker came back with fewer records than this worker has read
+    assert ce.log_shrunk(ends.get) == (("payments", 2), 3, 42)

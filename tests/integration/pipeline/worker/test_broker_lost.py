@@ -56,3 +56,32 @@ def test_a_worker_on_a_restarted_empty_broker_moves_its_stale_state_aside_and_de
     assert "ConsistencyError" not in log and "Traceback" not in log, log[-3000:]
     assert "ahead of their changelogs" in log and "the worker rebuilds its state" in log, log[-3000:]
     assert len(list(data.glob("worker.stale-*"))) == 1
+
+
+def test_a_running_worker_whose_broker_comes_back_empty_stops_with_one_sentence_and_rebuilds_on_restart(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = EmbeddedBroker(tmp_path / "broker-data")
+    second = None
+    try:
+        first.start()
+        env = journey_env(first.bootstrap, data)
+        with worker(env, tmp_path / "worker-1.log") as proc:
+            decide(first.bootstrap, data, env, "p-before")
+            port = first.port
+            first.stop()
+            second = EmbeddedBroker(tmp_path / "broker-data", port=port).start()  # same address, empty topics
+            events = write_jsonl(tmp_path / "later.jsonl", [attempt("p-later")])
+            assert journey("publish", str(events), env=env).returncode == 0
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert proc.poll() == 3, "the worker must stop by itself once its broker lost its topics"
+        log = (tmp_path / "worker-1.log").read_text()
+        assert "the broker lost its topics" in log and "Traceback" not in log, log[-3000:]
+        with worker(env, tmp_path / "worker-2.log"):
+            decide(second.bootstrap, data, env, "p-after")
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()

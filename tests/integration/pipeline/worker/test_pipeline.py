@@ -90,6 +90,10 @@ def test_every_payment_attempt_gets_exactly_one_decision_and_bad_input_is_parked
     assert 'journey_duplicate_events_total{topic="payments"} 5.0' in metrics
     assert 'journey_dead_letters_total{reason="truncated",topic="devices"} 1.0' in metrics
     assert "cust-0" not in metrics, "no customer ids in metrics"
+    log = (tmp_path / "worker.log").read_text()
+    assert "worker payment-journey on" in log, "the log is the worker's"
+    leaked = [v for v in ("192.0.2.7", "dev-cust-", "card-cust-", "addr-cust-", "Customer 1") if v in log]
+    assert leaked == [], "the worker never logs customer state or personal data"
     dead = {t: dict(h) for t, _, h in got if t.endswith("-dlq")}
     assert set(dead) == {"payments-dlq", "devices-dlq"}
     assert dead["payments-dlq"]["error.reason"] and dead["payments-dlq"]["error.topic"] == b"payments"

@@ -71,7 +71,7 @@ Bind = Callable[[Incoming], None]
 """Makes a message the one table writes belong to (Faust needs it: a table write goes to its source partition)."""
 
 
-def _no_bind(msg: Incoming) -> None:
+def no_bind(msg: Incoming) -> None:
     return None
 
 
@@ -167,7 +167,7 @@ class CustomerEvents:
         due_index: MutableMapping[str, bytes | None],
         identities: Mapping[str, bytes | None],
         producer: Producer,
-        bind: Bind = _no_bind,
+        bind: Bind = no_bind,
         aligner: Aligner | None = None,
         read_up: Callable[[TP, Mapping[TP, int]], Awaitable[bool]] | None = None,
     ) -> None:
@@ -175,6 +175,7 @@ class CustomerEvents:
         self.producer, self.bind = producer, bind
         self.aligner, self._read_up = aligner, read_up
         self.ctx = rt.context
+        self._source = event_source(rt.settings.app_id)  # the CloudEvents `source` of every output
         self.watermarks: dict[int, int] = {}  # partition -> latest event time processed: the replay timer's clock
         self.processed: dict[TP, int] = {}  # (topic, partition) -> every offset below is done
         self.read: dict[TP, int] = {}  # (topic, partition) -> next offset to read
@@ -252,14 +253,13 @@ class CustomerEvents:
             if step.duplicate:
                 self.rt.metrics.duplicates.labels(msg.topic).inc()
                 return
-            key, src = cid.encode(), event_source(self.rt.settings.app_id)
-            out = [Outgoing(r.TOPIC, key, self.rt.codec.encode(r), cloudevent_headers(r, src)) for r in step.outputs]
-            out += [Outgoing(r.TOPIC, key, self.rt.codec.encode(r), cloudevent_headers(r, src)) for r in step.links]
+            key = cid.encode()
+            out = [Outgoing(r.TOPIC, key, self.rt.codec.encode(r), cloudevent_headers(r, self._source))
+                   for r in (*step.outputs, *step.links)]
         except Exception as err:  # noqa: BLE001 - a rule or encoding bug parks this event, never the partition
             log.exception("step failed for an event on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             parked = step_failed(err, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
-            batch.out.append(Outgoing(parked.topic, parked.key, parked.value, list(parked.headers.items())))
-            self.rt.metrics.dead_letters.labels(msg.topic, parked.reason).inc()
+            self._send_dead_letter(msg, parked, batch)  # the caller marks the message done
             return
         batch.states[cid] = batch.changed[cid] = step.state
         batch.source[cid] = msg
@@ -277,6 +277,9 @@ class CustomerEvents:
 
     def _park(self, msg: Incoming, dl: DeadLetter, batch: _Batch) -> None:
         batch.done.append(msg)
+        self._send_dead_letter(msg, dl, batch)
+
+    def _send_dead_letter(self, msg: Incoming, dl: DeadLetter, batch: _Batch) -> None:
         batch.out.append(Outgoing(dl.topic, dl.key, dl.value, list(dl.headers.items())))
         self.rt.metrics.dead_letters.labels(msg.topic, dl.reason).inc()
 

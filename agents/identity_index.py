@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping
 from functools import partial
 
-from agents.customer_events import Bind, Incoming, Outgoing, Producer, _no_bind, wait_for_registry
+from agents.customer_events import Bind, Incoming, Outgoing, Producer, no_bind, wait_for_registry
 from agents.rules.events import IdentityLinked
 from agents.rules.identity import IdentityNode, apply_link
 from agents.runtime import Runtime
@@ -21,7 +21,7 @@ class IdentityIndex:
     """Folds IdentityLinked records (keyed by customer id, one per source event) into the identity index table."""
 
     def __init__(self, rt: Runtime, identities: MutableMapping[str, bytes | None], producer: Producer,
-                 bind: Bind = _no_bind) -> None:
+                 bind: Bind = no_bind) -> None:
         self.rt, self.identities, self.producer, self.bind = rt, identities, producer, bind
 
     async def process_batch(self, messages: Iterable[Incoming]) -> None:

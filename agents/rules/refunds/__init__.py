@@ -23,6 +23,7 @@ from agents.rules.refunds.history import (
     SERIAL_CLAIMS,
     OrderInfo,
     RefundHistory,
+    chargebacks_count,
     is_loyal,
     is_refund_abuser,
     record_decision,
@@ -86,9 +87,11 @@ def _verdict(h: RefundHistory, request: RefundRequested, prior: PriorClaims, loy
             code="FLAGGED_SERIAL_CLAIMANT",
             detail=f"This account was judged a serial claimant within the last {policy.abuse_memory_days} days: "
                    "a person checks every claim."))
-    if h.chargebacks:
+    if chargebacks_count(h, policy, now):
+        recent = sum(1 for t in h.chargeback_times if t <= now)
         return _Verdict("manual_review", "review", Reason(
-            code="OWN_CHARGEBACKS", detail=f"{h.chargebacks} chargeback(s) on this account: a person checks."))
+            code="OWN_CHARGEBACKS", detail=f"{recent} chargeback(s) on this account, the latest "
+                                           f"{(now - h.chargeback_times[0]) // DAY_MS} days ago: a person checks."))
     order = h.order(request.order_id)
     tier = "loyal" if loyal else "standard"
     late = _days_since_delivery(order, request) if request.reason in policy.window_reasons else None

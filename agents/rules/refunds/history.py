@@ -25,6 +25,7 @@ from agents.rules.timeunits import DAY_MS
 MAX_ORDERS = 30
 MAX_CLAIMS = 20
 MAX_CURRENCIES = 8
+MAX_CHARGEBACK_TIMES = 10  # own chargebacks whose times are kept: older ones have faded by then
 
 SERIAL_CLAIMS = "LINKED_SERIAL_CLAIMS"
 """Reason code of a decision that judged the claimant a serial claimant; `record_decision` remembers it."""
@@ -71,7 +72,8 @@ class RefundHistory:
     claims_total: int = 0
     refunds_issued: int = 0
     refunded: tuple[tuple[str, int], ...] = ()  # (currency, minor units refunded), per currency
-    chargebacks: int = 0
+    chargebacks: int = 0  # every chargeback ever seen on this account (shown; the rules read `chargeback_times`)
+    chargeback_times: tuple[int, ...] = ()  # newest first, at most MAX_CHARGEBACK_TIMES: they fade with a half-life
     payments_succeeded: int = 0
     abuse_flagged_at: int | None = None  # when a decision last judged this customer a serial claimant
 
@@ -107,7 +109,8 @@ def update_refund_history(h: RefundHistory, event: InputEvent, now: int) -> Refu
     if isinstance(event, RefundIssued):
         return _issued(h, event)
     if isinstance(event, Chargeback):
-        return replace(h, chargebacks=h.chargebacks + 1)
+        times = tuple(sorted((*h.chargeback_times, event.occurred_at), reverse=True))[:MAX_CHARGEBACK_TIMES]
+        return replace(h, chargebacks=h.chargebacks + 1, chargeback_times=times)
     if isinstance(event, PaymentSucceeded):
         return replace(h, payments_succeeded=h.payments_succeeded + 1)
     return h
@@ -176,6 +179,17 @@ def is_refund_abuser(h: RefundHistory, policy: RefundPolicy, now: int) -> bool:
     return flagged or own_claims_weight(h, policy, now) >= policy.review_threshold
 
 
+def chargeback_weight(h: RefundHistory, policy: RefundPolicy, now: int) -> float:
+    """This account's own chargebacks, each weighing 0.5 ** (age / half-life) at `now` (later ones weigh nothing)."""
+    half_life = policy.chargeback_half_life_days * DAY_MS
+    return sum(0.5 ** ((now - t) / half_life) for t in h.chargeback_times if t <= now)
+
+
+def chargebacks_count(h: RefundHistory, policy: RefundPolicy, now: int) -> bool:
+    """Do this account's own chargebacks still weigh enough at `now` to send its claims to a person?"""
+    return chargeback_weight(h, policy, now) >= policy.chargeback_review_weight
+
+
 def tenure_days(h: RefundHistory, now: int) -> int:
     return max(0, (now - h.first_seen) // DAY_MS) if h.first_seen else 0
 
@@ -186,9 +200,9 @@ def refund_rate(h: RefundHistory) -> float:
 
 
 def is_loyal(h: RefundHistory, policy: RefundPolicy, now: int) -> bool:
-    """Long enough with us, enough delivered orders, few returns, and never a chargeback or abuse."""
+    """Long enough with us, enough delivered orders, few returns, no chargeback that still counts, no abuse."""
     return (tenure_days(h, now) >= policy.loyal_min_tenure_days
             and h.delivered_total >= policy.loyal_min_delivered_orders
             and refund_rate(h) <= policy.loyal_max_refund_rate
-            and h.chargebacks == 0
+            and not chargebacks_count(h, policy, now)
             and not is_refund_abuser(h, policy, now))

@@ -42,6 +42,8 @@ class RefundPolicy:
     loyal_min_delivered_orders: int
     loyal_max_refund_rate: float  # earlier claims per order placed
     trace_days: int  # a parcel not yet delivered is traced this long before it is refunded
+    chargeback_half_life_days: int  # an own chargeback weighs 0.5 ** (age / half-life) ...
+    chargeback_review_weight: float  # ... and sends claims to a person while the weights add up to this
     abuse_memory_days: int  # how long a customer judged an abuser stays one for offers and instant refunds
     destinations: Mapping[str, tuple[str, ...]]  # tier -> destinations offered, in the order shown
     fx: Fx = field(metadata=GIVEN)  # the policy's one [fx] table
@@ -50,6 +52,8 @@ class RefundPolicy:
         """Refuse a policy that would silently misbehave (a typo in a destination, thresholds in the wrong order)."""
         if self.deny_threshold < self.review_threshold:
             raise ValueError("deny_threshold must not be below review_threshold")
+        if self.chargeback_half_life_days < 1 or self.chargeback_review_weight <= 0:
+            raise ValueError("chargeback_half_life_days must be >= 1 and chargeback_review_weight > 0")
         if self.weak_links_needed < 1 or self.lookback_days < 0:
             raise ValueError("weak_links_needed must be >= 1 and lookback_days >= 0")
         missing = [t for t in TIERS if t not in self.destinations]

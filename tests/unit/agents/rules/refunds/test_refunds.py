@@ -267,6 +267,30 @@ def test_customer_with_a_chargeback_goes_to_review() -> None:
     assert decision.outcome == "manual_review" and decision.reasons[0].code == "OWN_CHARGEBACKS"
 
 
+def test_an_own_chargeback_fades_out_of_refund_review() -> None:
+    """One chargeback sends claims to a person while its weight 0.5 ** (age / half-life) is at least the review
+    weight (two half-lives with the default 0.25), then no longer; a second one keeps it longer."""
+    half_life = POLICY.chargeback_half_life_days * DAY
+    events = [*bought("cust-cf", "ord-cf", T0, amount=2450),
+              Chargeback(event_id="cb1", customer_id="cust-cf", occurred_at=T0 + DAY, payment_id="p1",
+                         reason="fraud")]
+    history = history_of(events)
+    inside, _ = decide(history, claim("cust-cf", "ref-1", T0 + DAY + 2 * half_life - DAY, order="ord-cf"))
+    outside, _ = decide(history, claim("cust-cf", "ref-2", T0 + DAY + 2 * half_life + DAY, order="ord-cf"))
+    assert inside.outcome == "manual_review" and inside.reasons[0].code == "OWN_CHARGEBACKS"
+    assert "OWN_CHARGEBACKS" not in {r.code for r in outside.reasons}
+    twice = history_of([*events, Chargeback(event_id="cb2", customer_id="cust-cf", occurred_at=T0 + 2 * DAY,
+                                            payment_id="p2", reason="fraud")])
+    still, _ = decide(twice, claim("cust-cf", "ref-3", T0 + DAY + 2 * half_life + DAY, order="ord-cf"))
+    assert still.reasons[0].code == "OWN_CHARGEBACKS" and "2 chargeback(s)" in still.reasons[0].detail
+    assert twice.chargebacks == 2 and twice.chargeback_times == (T0 + 2 * DAY, T0 + DAY)
+
+
+def test_chargeback_weights_are_validated() -> None:
+    with pytest.raises(ValueError, match="chargeback_half_life_days"):
+        policy_with(chargeback_half_life_days=0).validate()
+
+
 def test_claim_above_the_order_amount_goes_to_review() -> None:
     history = history_of(bought("cust-c", "ord-1", T0, amount=1299))
     decision, _ = decide(history, claim("cust-c", "ref-c", T0 + 4 * DAY, amount=4990))

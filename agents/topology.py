@@ -42,7 +42,9 @@ CUSTOMER_INPUTS = (*INPUT_TOPICS, "dunning-due")
 def incoming(event: Any) -> Incoming:
     m = event.message
     headers = list(m.headers.items()) if isinstance(m.headers, dict) else list(m.headers or ())
-    return Incoming(m.topic, m.partition, m.offset, m.key, m.value, headers, source=event)
+    stamp = getattr(m, "timestamp", None)  # seconds (float) in Faust's Message
+    return Incoming(m.topic, m.partition, m.offset, m.key, m.value, headers, source=event,
+                    timestamp_ms=None if stamp is None else int(stamp * 1000))
 
 
 def bind(msg: Incoming) -> None:

@@ -41,8 +41,10 @@ _SOURCES = (
     Topic("notifications", "output", "worker", "notifiers (e-mail, SMS, push, in-app)"),
     Topic("recovery", "output", "worker", "finance, analysts"),
     Topic("refund-decisions", "output", "worker", "returns service, analysts"),
+    Topic("erasures", "output", "worker", "account service, privacy audit (proof that an erasure was done)"),
     Topic("dunning-due", "internal", "worker's timer", "worker (internal)"),
-    Topic("identity-links", "internal", "worker", "worker's identity index (internal)", "(one per source event)"),
+    Topic("identity-links", "internal", "worker", "worker's identity index (internal)",
+          "(IdentityLinked one per source event, IdentityErased one per erasure)"),
 )
 INPUT_TOPICS = tuple(t.name for t in _SOURCES if t.kind == "input")
 OUTPUT_TOPICS = tuple(t.name for t in _SOURCES if t.kind == "output")

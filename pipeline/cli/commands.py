@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from agents.rules.journey import Context
 from agents.rules.policy import Policy
+from agents.rules.pseudonyms import Pseudonyms
 from agents.rules.replay import Change, compare, replay, transitions
 from agents.rules.validation import problem
 from pipeline import console, topics
@@ -140,7 +141,7 @@ def run_replay(settings: Settings, events_path: Path, policy_path: Path | None, 
         raise JourneyError(f"{len(errors)} invalid line(s) in {events_path}")
     base_path = policy_path or settings.policy_path
     policy = load_policy(base_path, settings.declines_path)
-    ctx = Context(link_secret=settings.link_secret)
+    ctx = Context(link_secret=settings.link_secret, pseudonyms=Pseudonyms(settings.pseudonym_secret))
     until_ms = jsonio.parse_timestamp(until, "--until") if until else None
     outputs = list(replay(records, policy, ctx, until_ms))
     if out_path:

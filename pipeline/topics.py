@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agents.rules.erasure import ErasureRequested
 from agents.rules.events import RECORD_TYPES
 
 KEY = "customer_id"  # the message key of every topic (UTF-8 bytes)
+ERASURE_TOPIC = ErasureRequested.TOPIC  # a tombstone (null value) on it, keyed by a customer id, erases that customer
 DLQ_SUFFIX = "-dlq"
 
 

@@ -257,8 +257,8 @@ class CustomerEvents:
         if cid not in batch.states:
             self.bind(msg)  # Faust reads a table key from the current event's partition
             batch.states[cid] = self._load(cid)
+        links = {i: self._node(i, batch) for i in journey.identifiers_needed(event, self.ctx)}
         try:
-            links = {i: self._node(i, batch) for i in journey.identifiers_needed(event, self.ctx)}
             step = journey.handle(batch.states[cid], event, links, self.rt.policy, self.ctx)
             if step.duplicate:
                 self.rt.metrics.duplicates.labels(msg.topic).inc()

@@ -13,7 +13,8 @@ dicts and a recording producer.
 3. every output and dead letter of the batch is handed to the producer without waiting for each, then the batch
    waits until the broker has acknowledged all of them (failed sends are retried, with the same bytes, until they
    succeed: the partition waits rather than skip a decision);
-4. only then is each changed customer's state written, once per batch (one table write, one changelog record);
+4. only then is each changed customer's state written, once per batch (one table write, one changelog record), and
+   each erased customer's state and due-index entry deleted (a tombstone in each changelog);
 5. Faust acks the batch's messages when this returns; offsets are committed after that, and Faust flushes the
    producer (so the changelog records of step 4) before it commits.
 
@@ -35,6 +36,7 @@ from typing import Any, TypeVar
 
 from agents.alignment import TP, Aligner
 from agents.rules import dunning, journey
+from agents.rules.erasure import ErasureRequested
 from agents.rules.events import DueAction, InputEvent
 from agents.rules.identity import IdentityNode
 from agents.rules.journey import CustomerState
@@ -65,6 +67,7 @@ class Incoming:
     value: bytes | None
     headers: Headers = field(default_factory=list)
     source: Any = None  # the framework's own event object, for `Bind`
+    timestamp_ms: int | None = None  # the message's timestamp (an erasure's time: its tombstone has no value)
 
 
 Bind = Callable[[Incoming], None]
@@ -149,6 +152,7 @@ class _Batch:
 
     states: dict[str, CustomerState | None] = field(default_factory=dict)
     changed: dict[str, CustomerState] = field(default_factory=dict)
+    erased: set[str] = field(default_factory=set)  # customers erased by the batch (and not written again since)
     nodes: dict[str, IdentityNode | None] = field(default_factory=dict)
     out: list[Outgoing] = field(default_factory=list)
     counted: list[tuple[str, str]] = field(default_factory=list)  # (topic, type) of events processed
@@ -204,6 +208,12 @@ class CustomerEvents:
                 self._one(msg, event, batch)
                 batch.done.append(msg)
             await self.producer.deliver(batch.out)
+            for cid in batch.erased:  # after delivery, like every write
+                self.bind(batch.source[cid])
+                self._decoded.pop(cid, None)
+                if self.customers.get(cid) is not None:
+                    del self.customers[cid]  # a tombstone: the changelog compacts the customer away
+                self._index_due(cid, None)
             for cid, state in batch.changed.items():  # after delivery: see the module docstring
                 self.bind(batch.source[cid])
                 data = state_codec.dumps(state)
@@ -242,16 +252,17 @@ class CustomerEvents:
     async def _tp_read_up(self, tp: TP) -> bool:
         return self._read_up is not None and await self._read_up(tp, self.read)
 
-    def _one(self, msg: Incoming, event: InputEvent | DueAction, batch: _Batch) -> None:
+    def _one(self, msg: Incoming, event: InputEvent | DueAction | ErasureRequested, batch: _Batch) -> None:
         cid = event.customer_id
         if cid not in batch.states:
             self.bind(msg)  # Faust reads a table key from the current event's partition
             batch.states[cid] = self._load(cid)
-        links = {i: self._node(i, batch) for i in journey.identifiers_needed(event)}
+        links = {i: self._node(i, batch) for i in journey.identifiers_needed(event, self.ctx)}
         try:
             step = journey.handle(batch.states[cid], event, links, self.rt.policy, self.ctx)
             if step.duplicate:
                 self.rt.metrics.duplicates.labels(msg.topic).inc()
+            if step.duplicate or step.unchanged:
                 return
             key = cid.encode()
             out = [Outgoing(r.TOPIC, key, self.rt.codec.encode(r), cloudevent_headers(r, self._source))
@@ -261,19 +272,25 @@ class CustomerEvents:
             parked = step_failed(err, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
             self._send_dead_letter(msg, parked, batch)  # the caller marks the message done
             return
-        batch.states[cid] = batch.changed[cid] = step.state
+        if step.erased:
+            batch.states[cid] = None
+            batch.changed.pop(cid, None)
+            batch.erased.add(cid)
+        else:
+            batch.states[cid] = batch.changed[cid] = step.state
+            batch.erased.discard(cid)
         batch.source[cid] = msg
         batch.out += out
         batch.records += step.outputs
         batch.counted.append((msg.topic, type(event).__name__))
-        if msg.topic in INPUT_TOPICS:
+        if msg.topic in INPUT_TOPICS and not step.erased:  # an erasure's time is the wall clock's, not event time
             self.watermarks[msg.partition] = max(self.watermarks.get(msg.partition, 0), event.occurred_at)
 
     async def _triage(self, msg: Incoming) -> Decoded | DeadLetter:
         limits = self.rt.settings
         return await wait_for_registry(self.rt, lambda: triage(
             self.rt.codec, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers,
-            max_value_bytes=limits.max_value_bytes, max_id_chars=limits.max_id_chars))
+            max_value_bytes=limits.max_value_bytes, max_id_chars=limits.max_id_chars, timestamp_ms=msg.timestamp_ms))
 
     def _park(self, msg: Incoming, dl: DeadLetter, batch: _Batch) -> None:
         batch.done.append(msg)

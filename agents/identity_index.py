@@ -1,7 +1,9 @@
-"""The identity index agent's body: IdentityLinked records in, the `identity-index` global table updated.
+"""The identity index agent's body: IdentityLinked and IdentityErased records in, the `identity-index` global table
+updated.
 
-Batches like the customer agent (agents/customer_events.py): each node is decoded once per batch, every link of the
-batch is folded in, and each changed node is written once. Dead letters are delivered before any node is written.
+Batches like the customer agent (agents/customer_events.py): each node is decoded once per batch, every record of the
+batch is folded in (`agents.rules.identity.apply`: a link adds, an erasure removes the customer and leaves its
+marker), and each changed node is written once. Dead letters are delivered before any node is written.
 """
 
 from __future__ import annotations
@@ -10,15 +12,15 @@ from collections.abc import Iterable, MutableMapping
 from functools import partial
 
 from agents.customer_events import Bind, Incoming, Outgoing, Producer, no_bind, wait_for_registry
-from agents.rules.events import IdentityLinked
-from agents.rules.identity import IdentityNode, apply_link
+from agents.rules.events import IdentityErased, IdentityLinked
+from agents.rules.identity import IdentityNode, apply
 from agents.runtime import Runtime
 from pipeline.wire import state_codec
 from pipeline.wire.dead_letters import DeadLetter, triage
 
 
 class IdentityIndex:
-    """Folds IdentityLinked records (keyed by customer id, one per source event) into the identity index table."""
+    """Folds identity-links records (keyed by customer id) into the identity index table."""
 
     def __init__(self, rt: Runtime, identities: MutableMapping[str, bytes | None], producer: Producer,
                  bind: Bind = no_bind) -> None:
@@ -33,18 +35,19 @@ class IdentityIndex:
         for msg in messages:
             found = await wait_for_registry(self.rt, partial(
                 triage, self.rt.codec, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers,
-                max_value_bytes=s.max_value_bytes, max_id_chars=s.max_id_chars, accepts=(IdentityLinked,)))
+                max_value_bytes=s.max_value_bytes, max_id_chars=s.max_id_chars,
+                accepts=(IdentityLinked, IdentityErased)))
             if isinstance(found, DeadLetter):
                 parked.append(Outgoing(found.topic, found.key, found.value, list(found.headers.items())))
                 self.rt.metrics.dead_letters.labels(msg.topic, found.reason).inc()
                 continue
-            rec: IdentityLinked = found.event
+            rec: IdentityLinked | IdentityErased = found.event
             for ident in rec.identifiers:
                 if ident not in nodes:
                     data = self.identities.get(ident)
                     nodes[ident] = None if data is None else state_codec.loads(IdentityNode, data)
-                updated = apply_link(nodes[ident], ident, rec)
-                if updated != nodes[ident]:
+                updated = apply(nodes[ident], ident, rec)
+                if updated is not None and updated != nodes[ident]:
                     nodes[ident] = changed[ident] = updated
                     source[ident] = msg
         await self.producer.deliver(parked)

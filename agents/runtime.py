@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from agents.rules.journey import Context
 from agents.rules.policy import Policy
+from agents.rules.pseudonyms import Pseudonyms
 from pipeline.metrics import Metrics
 from pipeline.policies import load_policy
 from pipeline.settings import Settings
@@ -22,7 +23,7 @@ class Runtime:
 
     @property
     def context(self) -> Context:
-        return Context(link_secret=self.settings.link_secret)
+        return Context(link_secret=self.settings.link_secret, pseudonyms=Pseudonyms(self.settings.pseudonym_secret))
 
     @classmethod
     def from_settings(cls, settings: Settings, metrics: Metrics | None = None) -> Runtime:

@@ -13,6 +13,7 @@ body (the tables' serializer is `raw`), so a write is encoded once for RocksDB a
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -37,12 +38,15 @@ if TYPE_CHECKING:
     from agents.runtime import Runtime
 
 CUSTOMER_INPUTS = (*INPUT_TOPICS, "dunning-due")
+log = logging.getLogger(__name__)
 
 
 def incoming(event: Any) -> Incoming:
     m = event.message
     headers = list(m.headers.items()) if isinstance(m.headers, dict) else list(m.headers or ())
-    return Incoming(m.topic, m.partition, m.offset, m.key, m.value, headers, source=event)
+    stamp = getattr(m, "timestamp", None)  # seconds (float) in Faust's Message
+    return Incoming(m.topic, m.partition, m.offset, m.key, m.value, headers, source=event,
+                    timestamp_ms=None if stamp is None else int(stamp * 1000))
 
 
 def bind(msg: Incoming) -> None:
@@ -57,7 +61,7 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
     raw: dict[str, Any] = {"key_type": str, "value_type": bytes, "default": None}  # the app's serializer is raw
     customers = app.Table("customer-state", **raw)
     due_index = app.Table("due-index", **raw)  # customer id -> their next due time, as decimal ASCII
-    identities = _merging_global_table(app, "identity-index", _merge_nodes, **raw)
+    identities = _merging_global_table(app, "identity-index", _merge_nodes, _raw_node, **raw)
 
     async def send(topic: str, key: bytes, value: bytes, headers: Headers | None) -> Any:
         return await app.producer.send(topic, key, value, None, None, headers)
@@ -176,20 +180,33 @@ def _merge_nodes(current: bytes | None, incoming: bytes) -> bytes:
     return state_codec.dumps(merge(a, state_codec.loads(IdentityNode, incoming)))
 
 
+def _raw_node(value: bytes) -> bool:
+    return state_codec.pre_pseudonym(IdentityNode, value)
+
+
 def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[bytes | None, bytes], bytes],
-                          **kwargs: Any) -> Any:
+                          skip: Callable[[bytes], bool], **kwargs: Any) -> Any:
     """A global table whose changelog is applied by merging, not overwriting.
 
     Every worker keeps a copy of the identity index and the index agents of several workers write to it; each
     writes a node merged from its own copy, so a plain overwrite would let one worker's write undo another's.
     `agents.rules.identity.merge` is a join (commutative, associative, idempotent), so applying every changelog
     record by merging converges on the same node everywhere, whatever the order.
+
+    Records `skip` says are unusable (nodes written before identifiers were pseudonymised: keyed by raw ones) are
+    not applied; a warning says how many and how to purge them.
     """
     from faust.tables.globaltable import GlobalTable
 
     class MergingGlobalTable(GlobalTable):
         def apply_changelog_batch(self, batch: Any) -> None:
             events = list(batch)
+            kept = [e for e in events if e.message.value is None or not skip(e.message.value)]
+            if len(kept) < len(events):
+                log.warning("%d %s changelog record(s) written before identifiers were pseudonymised are ignored; "
+                            "delete the topic %s to purge their raw identifiers", len(events) - len(kept), name,
+                            self.changelog_topic.get_topic_name())
+                events = kept
             merged: dict[bytes, bytes] = {}
             for event in events:
                 msg = event.message

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from agents.rules.identity import IdentityNode, apply_link
+from agents.rules.identity import IdentityNode, apply
 from agents.rules.journey import Context, CustomerState, handle, identifiers_needed
 from bench import plain
 from pipeline.policies import load_policy
@@ -32,13 +32,15 @@ class Journeys:
 
     def step(self, state: CustomerState | None, event: Any) -> tuple[CustomerState | None, tuple[Any, ...]]:
         """(the customer's new state, or None for a duplicate that changes nothing; the records to emit)."""
-        links = {i: self.index.get(i) for i in identifiers_needed(event)}
+        links = {i: self.index.get(i) for i in identifiers_needed(event, self.ctx)}
         result = handle(state, event, links, self.policy, self.ctx)
         if result.duplicate:
             return None, ()
         for rec in result.links:
             for ident in rec.identifiers:
-                self.index[ident] = apply_link(self.index.get(ident), ident, rec)
+                node = apply(self.index.get(ident), ident, rec)
+                if node is not None:
+                    self.index[ident] = node
         return result.state, result.outputs
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.rules.pseudonyms import DEV_KEY as DEV_PSEUDONYM_SECRET
 from pipeline.errors import SettingsError
 from pipeline.policies import DEFAULT_DECLINES_PATH, DEFAULT_POLICY_PATH
 from pipeline.resources import SCHEMAS_DIR
@@ -50,6 +51,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "log_level": ("JOURNEY_LOG_LEVEL", "worker log level"),
     "tansu": ("JOURNEY_TANSU", "the broker at KAFKA_BOOTSTRAP_SERVERS is Tansu (enables its workarounds)"),
     "link_secret": ("JOURNEY_LINK_SECRET", "HMAC key of payment links; the dev value is refused on a real cluster"),
+    "pseudonym_secret": ("JOURNEY_PSEUDONYM_SECRET", "HMAC key of the identifiers' pseudonyms (state, index, links); "
+                         "the dev value is refused on a real cluster"),
     "replication_factor": ("JOURNEY_REPLICATION_FACTOR", "replicas of every topic created (changelogs too)"),
     "security_protocol": ("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
     "sasl_mechanism": ("KAFKA_SASL_MECHANISM", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
@@ -98,6 +101,9 @@ class Settings:
     log_level: str = "WARNING"  # JOURNEY_LOG_LEVEL
     tansu: bool = False  # JOURNEY_TANSU: the broker at bootstrap_servers is Tansu (enables its workarounds)
     link_secret: bytes = field(default=DEV_LINK_SECRET, repr=False)  # JOURNEY_LINK_SECRET
+    # JOURNEY_PSEUDONYM_SECRET: the key of the identifiers' pseudonyms (agents/rules/pseudonyms.py); changing it
+    # re-keys what the worker stores (README, "Privacy and erasure")
+    pseudonym_secret: bytes = field(default=DEV_PSEUDONYM_SECRET, repr=False)
     replication_factor: int = 1  # JOURNEY_REPLICATION_FACTOR: every topic created, Faust's changelogs included
     security_protocol: str = "PLAINTEXT"  # KAFKA_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
     sasl_mechanism: str = "PLAIN"  # KAFKA_SASL_MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
@@ -149,6 +155,11 @@ class Settings:
         return self.link_secret == DEV_LINK_SECRET
 
     @property
+    def dev_pseudonym_secret(self) -> bool:
+        """The pseudonym secret is the public development value."""
+        return self.pseudonym_secret == DEV_PSEUDONYM_SECRET
+
+    @property
     def production_broker(self) -> bool:
         """A broker that is neither embedded nor declared to be Tansu: development defaults are refused there."""
         return bool(self.bootstrap_servers) and not self.tansu
@@ -193,6 +204,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "align_max_held": int, "timer_interval_s": float, "session_timeout_s": float,
     "batch_linger_s": _per_thousand, "align_max_hold_s": _per_thousand,
     "web_enabled": _bool, "tansu": _bool, "register_schemas": _bool, "link_secret": str.encode,
+    "pseudonym_secret": str.encode,
     "log_level": str.upper, "security_protocol": str.upper, "sasl_mechanism": str.upper,
 }
 """How each variable's text becomes its field (str when not listed)."""
@@ -202,7 +214,7 @@ def env_default(name: str) -> str:
     value = getattr(Settings(), name)
     if name in ("batch_linger_s", "align_max_hold_s"):
         return f"{value * 1000:g}"
-    if name == "link_secret":
+    if name in ("link_secret", "pseudonym_secret"):
         return "a public dev-only value"
     if name in ("api_token", "sasl_password") and value is None:
         return "unset (secret)"

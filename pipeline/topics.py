@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agents.rules.erasure import ErasureRequested
 from agents.rules.events import RECORD_TYPES
 
 KEY = "customer_id"  # the message key of every topic (UTF-8 bytes)
+ERASURE_TOPIC = ErasureRequested.TOPIC  # a tombstone (null value) on it, keyed by a customer id, erases that customer
 DLQ_SUFFIX = "-dlq"
 
 
@@ -41,8 +43,10 @@ _SOURCES = (
     Topic("notifications", "output", "worker", "notifiers (e-mail, SMS, push, in-app)"),
     Topic("recovery", "output", "worker", "finance, analysts"),
     Topic("refund-decisions", "output", "worker", "returns service, analysts"),
+    Topic("erasures", "output", "worker", "account service, privacy audit (proof that an erasure was done)"),
     Topic("dunning-due", "internal", "worker's timer", "worker (internal)"),
-    Topic("identity-links", "internal", "worker", "worker's identity index (internal)", "(one per source event)"),
+    Topic("identity-links", "internal", "worker", "worker's identity index (internal)",
+          "(IdentityLinked one per source event, IdentityErased one per erasure)"),
 )
 INPUT_TOPICS = tuple(t.name for t in _SOURCES if t.kind == "input")
 OUTPUT_TOPICS = tuple(t.name for t in _SOURCES if t.kind == "output")

@@ -76,6 +76,19 @@ class Chargeback(Record):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerErased(Record):
+    """A customer was erased at their request (a tombstone on `customers`, e.g. `journey erase`): their state, their
+    due retries and reminders and their entries in the identity index are gone. Output on `erasures`; re-sent with
+    the same event_id when the erasure is processed again."""
+
+    TOPIC: ClassVar[str] = "erasures"
+    SCHEMA: ClassVar[str] = "CustomerErased"
+    event_id: str
+    customer_id: str
+    occurred_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CustomerPreferencesUpdated(Record):
     """A customer's contact preferences. Input on `customers`."""
 
@@ -142,6 +155,20 @@ class DunningStep(Record):
     reason_code: str
     detail: str
     variant: str = "control"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityErased(Record):
+    """An erased customer is to leave the identity-index nodes of these identifiers: the index removes them and their
+    chargebacks and claims, and keeps a marker so no older copy of a node brings them back. Internal topic `identity-
+    links`, keyed by customer_id."""
+
+    TOPIC: ClassVar[str] = "identity-links"
+    SCHEMA: ClassVar[str] = "IdentityErased"
+    event_id: str
+    identifiers: tuple[str, ...] = ()
+    customer_id: str
+    occurred_at: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -383,10 +410,12 @@ class RefundRequested(Record):
 RECORD_TYPES: dict[str, type[Any]] = {
     "AuthenticationResult": AuthenticationResult,
     "Chargeback": Chargeback,
+    "CustomerErased": CustomerErased,
     "CustomerPreferencesUpdated": CustomerPreferencesUpdated,
     "DeviceSeen": DeviceSeen,
     "DueAction": DueAction,
     "DunningStep": DunningStep,
+    "IdentityErased": IdentityErased,
     "IdentityLinked": IdentityLinked,
     "Notification": Notification,
     "OrderDelivered": OrderDelivered,

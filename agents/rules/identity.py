@@ -1,31 +1,35 @@
 """The identity index: which customers, chargebacks and refund claims each identifier has been seen with.
 
-An identifier is `kind:value` (device, addr, card, email, ip). The index is keyed by identifier and fed by
-IdentityLinked records derived from input events; checkout and refund rules read the nodes of the identifiers on
-the event in hand. Bounded per node: the most recent customers, chargebacks and claims are kept. Pure: no I/O.
+An identifier is `kind:pseudonym` (device, addr, card, email, ip; the value is the keyed pseudonym of
+agents/rules/pseudonyms.py, never the raw value). The index is keyed by identifier and fed by IdentityLinked records
+derived from input events; checkout and refund rules read the nodes of the identifiers on the event in hand.
+Bounded per node: the most recent customers, chargebacks and claims are kept.
+
+An erased customer leaves a marker on each node they were on (`erased`: customer id and the time up to which they
+are gone), so a copy of the node written before the erasure (another worker's, a changelog record applied late)
+cannot bring them back when merged; links of theirs after that time count again (a new account under an erased
+id starts afresh). Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
-from agents.rules.events import IdentityLinked, LinkKind
+from agents.rules.events import IdentityErased, IdentityLinked, LinkKind
 
 STRONG_KINDS = frozenset({"device", "card", "email"})
 """Identifier kinds strong enough to tie two accounts to one person (addresses and IPs are shared by many)."""
 
 MAX_CUSTOMERS = 50
 MAX_MARKS = 50
+MAX_ERASED = 100  # erasure markers kept per node, the most recent (erasures are rare; a node lists 50 customers)
 
 
 def identifier(kind: str, value: str | None) -> str | None:
-    """`kind:value`, or None when there is no value. E-mails are normalised and hashed, never stored raw."""
+    """`kind:value`, or None when there is no value. `value` is already a pseudonym: the step pseudonymises every
+    identifier field of an event before anything reads it (agents/rules/pseudonyms.py)."""
     if not value:
         return None
-    if kind == "email":
-        digest = hashlib.sha256(value.strip().lower().encode()).hexdigest()[:24]
-        return f"email:{digest}"
     return f"{kind}:{value}"
 
 
@@ -49,6 +53,7 @@ class IdentityNode:
     customers: tuple[tuple[str, int], ...] = ()  # (customer_id, last seen ms), most recent first
     chargebacks: tuple[Mark, ...] = ()  # most recent first
     claims: tuple[Mark, ...] = ()  # most recent first
+    erased: tuple[tuple[str, int], ...] = ()  # (customer_id, gone up to this time), most recent first
 
     def customer_ids(self) -> frozenset[str]:
         return frozenset(c for c, _ in self.customers)
@@ -92,23 +97,51 @@ def apply_link(node: IdentityNode | None, ident: str, rec: IdentityLinked) -> Id
     return merge(node, single)
 
 
+def erase(node: IdentityNode, customer_id: str, at: int) -> IdentityNode:
+    """The node without the customer and their chargebacks and claims, and with a marker that keeps them out of
+    every merge with an older copy. The marker's time is the later of `at` and everything of theirs on the node, so
+    a clock behind the event times erases them all the same."""
+    theirs = [t for c, t in node.customers if c == customer_id]
+    theirs += [m.at for m in (*node.chargebacks, *node.claims) if m.customer_id == customer_id]
+    return merge(node, IdentityNode(identifier=node.identifier, erased=((customer_id, max([at, *theirs])),)))
+
+
+def apply(node: IdentityNode | None, ident: str, rec: IdentityLinked | IdentityErased) -> IdentityNode | None:
+    """Fold one identity-links record into the node of one of its identifiers (an erasure creates no node)."""
+    if isinstance(rec, IdentityErased):
+        return None if node is None else erase(node, rec.customer_id, rec.occurred_at)
+    return apply_link(node, ident, rec)
+
+
 def merge(a: IdentityNode | None, b: IdentityNode) -> IdentityNode:
-    """The join of two versions of a node: each customer at their latest time, the union of marks, the most recent
-    kept. Commutative, associative and idempotent, so nodes written from several partitions, or a changelog applied
-    twice or out of order, converge on the same value."""
+    """The join of two versions of a node: each customer at their latest time, the union of marks and of erasure
+    markers, the most recent kept; a customer or mark no later than the customer's erasure marker is left out.
+    Commutative, associative and idempotent (up to the bounds), so nodes written from several partitions, or a
+    changelog applied twice or out of order, converge on the same value."""
     if a is None:
         a = IdentityNode(identifier=b.identifier)
-    seen: dict[str, int] = {}
-    for c, t in (*a.customers, *b.customers):
-        seen[c] = max(t, seen.get(c, t))
-    customers = tuple(sorted(seen.items(), key=lambda ct: (-ct[1], ct[0])))[:MAX_CUSTOMERS]
+    gone = _latest(a.erased, b.erased)
+    erased = tuple(sorted(gone.items(), key=lambda ct: (-ct[1], ct[0])))[:MAX_ERASED]
+    seen = _latest(a.customers, b.customers)
+    kept = (ct for ct in seen.items() if ct[1] > gone.get(ct[0], -1))
+    customers = tuple(sorted(kept, key=lambda ct: (-ct[1], ct[0])))[:MAX_CUSTOMERS]
     return IdentityNode(identifier=b.identifier, customers=customers,
-                        chargebacks=_union(a.chargebacks, b.chargebacks), claims=_union(a.claims, b.claims))
+                        chargebacks=_union(a.chargebacks, b.chargebacks, gone), claims=_union(a.claims, b.claims, gone),
+                        erased=erased)
 
 
-def _union(a: tuple[Mark, ...], b: tuple[Mark, ...]) -> tuple[Mark, ...]:
+def _latest(a: tuple[tuple[str, int], ...], b: tuple[tuple[str, int], ...]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for c, t in (*a, *b):
+        found[c] = max(t, found.get(c, t))
+    return found
+
+
+def _union(a: tuple[Mark, ...], b: tuple[Mark, ...], gone: dict[str, int]) -> tuple[Mark, ...]:
     marks: dict[tuple[str, str], Mark] = {}
     for m in (*a, *b):
+        if m.at <= gone.get(m.customer_id, -1):
+            continue
         key = (m.customer_id, m.ref)
         if key not in marks or (m.at, m.reason) > (marks[key].at, marks[key].reason):
             marks[key] = m

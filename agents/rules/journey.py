@@ -6,6 +6,11 @@ identity links. Time is the event's own time, so a replay of the same events yie
 
 Before an event at time t is applied, the customer's scheduled retries and reminders due at or before t fire, in
 order: a replay and a live worker that had no timer tick in between produce the same timeline.
+
+Identifiers are pseudonymised before anything reads the event (`Context.pseudonyms`, agents/rules/pseudonyms.py), so
+the state, the links and every record hold keyed pseudonyms, never raw values; a state written before that, or under
+another key, is re-keyed on load (`rekey`). An `ErasureRequested` ends the customer's state (`Step.erased`) and
+emits CustomerErased plus an IdentityErased naming every identity-index node their state knows of.
 """
 
 from __future__ import annotations
@@ -14,14 +19,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agents.rules import checkout, dunning, ledger, profile, refunds
+from agents.rules import checkout, dunning, erasure, ledger, profile, refunds
 from agents.rules.declines import classify
 from agents.rules.dunning import experiments
+from agents.rules.erasure import ErasureRequested
 from agents.rules.events import (
     Chargeback,
+    CustomerErased,
     CustomerPreferencesUpdated,
     DeviceSeen,
     DueAction,
+    IdentityErased,
     IdentityLinked,
     InputEvent,
     LinkKind,
@@ -33,8 +41,10 @@ from agents.rules.events import (
 from agents.rules.identity import IdentityNode, changes, identifier, link
 from agents.rules.policy import Policy
 from agents.rules.preferences import Preferences, apply_preferences
+from agents.rules.pseudonyms import DEV_PSEUDONYMS, Pseudonyms
 
 MAX_REMEMBERED_EVENT_IDS = 256
+MAX_LINKED = 64  # identity-index keys remembered per customer (for erasure), the most recently linked
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +56,18 @@ class CustomerState:
     prefs: Preferences
     payments: tuple[ledger.PaymentRef, ...] = ()
     recent_event_ids: tuple[str, ...] = ()  # newest first; the deduplication window
+    linked: tuple[str, ...] = ()  # identity-index keys the customer's links named, newest first: erasure finds them
+    pseudonym_key: str = ""  # id of the key its identifiers are pseudonyms under; "": raw (written before them)
 
     @classmethod
-    def empty(cls, customer_id: str) -> CustomerState:
+    def empty(cls, customer_id: str, pseudonym_key: str = "") -> CustomerState:
         return cls(
             customer_id=customer_id,
             profile=profile.CustomerProfile.empty(customer_id),
             dunning=dunning.DunningState.empty(),
             refunds=refunds.RefundHistory.empty(),
             prefs=Preferences(),
+            pseudonym_key=pseudonym_key,
         )
 
 
@@ -63,18 +76,27 @@ class Context:
     """What the step needs from outside the event stream."""
 
     link_secret: bytes
+    pseudonyms: Pseudonyms = DEV_PSEUDONYMS  # JOURNEY_PSEUDONYM_SECRET's
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
     state: CustomerState
     outputs: tuple[Any, ...]  # records from agents.rules.events, each knows its TOPIC
-    links: tuple[IdentityLinked, ...] = ()
+    links: tuple[IdentityLinked | IdentityErased, ...] = ()  # onto identity-links
     duplicate: bool = False
+    unchanged: bool = False  # nothing to store (a due action for a customer with no state, e.g. erased)
+    erased: bool = False  # the customer is erased: delete their state instead of storing `state`
 
 
-def identifiers_needed(event: InputEvent | DueAction) -> tuple[str, ...]:
+def identifiers_needed(event: InputEvent | DueAction | ErasureRequested, ctx: Context) -> tuple[str, ...]:
     """Identity-index keys whose nodes the step reads for this event (fetched by the caller beforehand)."""
+    return identifiers_of(ctx.pseudonyms.event(event))
+
+
+def identifiers_of(event: InputEvent | DueAction | ErasureRequested) -> tuple[str, ...]:
+    """The identity-index keys of an event's identifier fields as they stand (raw values give raw keys: grouping
+    events by shared identifiers needs no key; the index is looked up by `identifiers_needed`)."""
     if isinstance(event, PaymentAttempted):
         return ledger.identifiers_of_attempt(event)
     if isinstance(event, RefundRequested):
@@ -100,12 +122,17 @@ def _claim_identifiers(r: RefundRequested) -> tuple[str, ...]:
 
 def handle(
     state: CustomerState | None,
-    event: InputEvent | DueAction,
+    event: InputEvent | DueAction | ErasureRequested,
     links: Mapping[str, IdentityNode | None],
     policy: Policy,
     ctx: Context,
 ) -> Step:
-    state = state or CustomerState.empty(event.customer_id)
+    key_id = ctx.pseudonyms.key_id
+    if isinstance(event, ErasureRequested):
+        return erase(state, event, ctx)
+    if state is None and isinstance(event, DueAction):
+        return Step(state=CustomerState.empty(event.customer_id, key_id), outputs=(), unchanged=True)
+    state = CustomerState.empty(event.customer_id, key_id) if state is None else rekey(state, ctx.pseudonyms)
     if event.event_id in state.recent_event_ids:
         return Step(state=state, outputs=(), duplicate=True)
     state = replace(state, recent_event_ids=(event.event_id, *state.recent_event_ids)[:MAX_REMEMBERED_EVENT_IDS])
@@ -113,8 +140,51 @@ def handle(
     if isinstance(event, DueAction):
         return Step(state=state, outputs=tuple(fired))
     known = {k: v for k, v in links.items() if v is not None}
-    state, outputs, new_links = _apply(state, event, known, policy, ctx)
+    state, outputs, new_links = _apply(state, ctx.pseudonyms.event(event), known, policy, ctx)
+    if new_links:
+        named = tuple(dict.fromkeys(i for rec in new_links for i in rec.identifiers))
+        state = replace(state, linked=(*named, *(i for i in state.linked if i not in named))[:MAX_LINKED])
     return Step(state=state, outputs=(*fired, *outputs), links=tuple(new_links))
+
+
+def erase(state: CustomerState | None, request: ErasureRequested, ctx: Context) -> Step:
+    """What erasing a customer emits: CustomerErased always (an erasure processed again says so again, with the same
+    id), and an IdentityErased for the identity-index nodes their state knows of, when it knows of any."""
+    cid, at = request.customer_id, request.occurred_at
+    empty = CustomerState.empty(cid, ctx.pseudonyms.key_id)
+    idents = () if state is None else state_identifiers(rekey(state, ctx.pseudonyms))
+    done = CustomerErased(event_id=request.event_id, customer_id=cid, occurred_at=at)
+    links = (IdentityErased(event_id=f"{request.event_id}|identities", identifiers=idents, customer_id=cid,
+                            occurred_at=at),) if idents else ()
+    return Step(state=empty, outputs=(done,), links=links, erased=True)
+
+
+def state_identifiers(state: CustomerState) -> tuple[str, ...]:
+    """Every identity-index key the state holds: the nodes an erasure must take the customer off."""
+    held = erasure.identifiers_of(state.profile, state.payments, state.dunning)
+    return tuple(sorted({*held, *state.linked}))
+
+
+def rekey(state: CustomerState, pseudonyms: Pseudonyms) -> CustomerState:
+    """The state with its identifiers under `pseudonyms`' key. A state written before pseudonymisation (key id "")
+    has raw values: each becomes its pseudonym (e-mails were kept only as unkeyed hashes, which cannot be re-keyed,
+    and are dropped). A state under another key (the secret was rotated) cannot be translated: its identifiers are
+    forgotten, so its devices, cards and addresses are new to it until seen again; counts and history stay."""
+    if state.pseudonym_key == pseudonyms.key_id:
+        return state
+
+    def migrate(kind: str, value: str) -> str | None:
+        return None if kind == "email" else pseudonyms.of(kind, value)
+
+    def forget(kind: str, value: str) -> str | None:
+        return None
+
+    f = migrate if state.pseudonym_key == "" else forget
+    return replace(
+        state, profile=erasure.remap_profile(state.profile, f), payments=erasure.remap_payments(state.payments, f),
+        dunning=erasure.remap_dunning(state.dunning, f), linked=erasure.remap_identifiers(state.linked, f),
+        pseudonym_key=pseudonyms.key_id,
+    )
 
 
 def fire_due(state: CustomerState, until: int, policy: Policy, ctx: Context) -> tuple[CustomerState, list[Any]]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from agents.rules.identity import IdentityNode, apply_link
+from agents.rules.identity import IdentityNode, apply
 from agents.rules.journey import Context, CustomerState, fire_due, handle, identifiers_needed
 from agents.rules.policy import Policy
 
@@ -32,15 +32,20 @@ def replay(
     index = {} if index is None else index
     ordered = sorted(events, key=lambda e: e.occurred_at)  # stable: ties keep file order
     for event in ordered:
-        links = {i: index.get(i) for i in identifiers_needed(event)}
+        links = {i: index.get(i) for i in identifiers_needed(event, ctx)}
         step = handle(states.get(event.customer_id), event, links, policy, ctx)
-        if step.duplicate:
+        if step.duplicate or step.unchanged:
             continue
-        states[event.customer_id] = step.state
+        if step.erased:
+            states.pop(event.customer_id, None)
+        else:
+            states[event.customer_id] = step.state
         yield from step.outputs
         for rec in step.links:
             for ident in rec.identifiers:
-                index[ident] = apply_link(index.get(ident), ident, rec)
+                node = apply(index.get(ident), ident, rec)
+                if node is not None:
+                    index[ident] = node
     horizon = until if until is not None else 2**62
     tail: list[Any] = []
     for cid in sorted(states):

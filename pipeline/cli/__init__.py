@@ -8,6 +8,7 @@
   journey topics     list the topics with their records, key, and who writes and reads each
   journey tail       print decoded records of a topic as JSON lines
   journey replay     run the rules over a JSON-lines event file without a broker; --compare another policy
+  journey erase      erase customers: a tombstone on `customers` for each; the worker confirms on `erasures`
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="print how decisions change under it: an outcome matrix and every change")
     r.add_argument("--limit", type=int, default=0, metavar="N", help="with --compare, list at most N changes")
     r.add_argument("--until", help="fire pending retries/reminders up to this ISO-8601 UTC time (default: all)")
+
+    e = sub.add_parser("erase", help="erase customers: their state, due actions and identity-index entries",
+                       description="Publish a tombstone (null value) keyed by each customer id on `customers`. The "
+                                   "worker deletes the customer's state and due actions, takes them off the identity "
+                                   "index and emits a CustomerErased on `erasures`. The raw events already on the "
+                                   "input topics stay until those topics' retention removes them.")
+    e.add_argument("customer_ids", nargs="+", metavar="CUSTOMER_ID")
     return p
 
 
@@ -152,8 +160,14 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     return run_replay(settings, args.events, args.policy, args.out, args.compare, args.until, args.limit)
 
 
+def _erase(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.cli.commands import erase_customers
+
+    return erase_customers(settings, args.customer_ids)
+
+
 COMMANDS = {
     "demo": _demo, "worker": _worker, "broker": _broker, "simulate": _simulate,
-    "publish": _publish, "topics": _topics, "tail": _tail, "replay": _replay,
+    "publish": _publish, "topics": _topics, "tail": _tail, "replay": _replay, "erase": _erase,
 }
 

@@ -1,4 +1,5 @@
-"""What `journey simulate`, `publish`, `topics`, `tail` and `replay` do with records: encode, send, decode, print.
+"""What `journey simulate`, `publish`, `topics`, `tail`, `replay` and `erase` do with records: encode, send, decode,
+print.
 
 Records go to standard output (or --out) as JSON lines; what is for people (progress, tables, hints) goes through
 pipeline/console.py: standard error, except `topics` and `replay --compare`, whose tables are the answer.
@@ -17,11 +18,12 @@ from typing import Any, TextIO
 
 from agents.rules.journey import Context
 from agents.rules.policy import Policy
+from agents.rules.pseudonyms import Pseudonyms
 from agents.rules.replay import Change, compare, replay, transitions
 from agents.rules.validation import problem
 from pipeline import console, topics
 from pipeline.errors import DecodeError, InputError, JourneyError
-from pipeline.kafka.clients import consume, encode_all, produce
+from pipeline.kafka.clients import Outgoing, consume, encode_all, produce
 from pipeline.kafka.connect import connect
 from pipeline.policies import load_policy
 from pipeline.settings import Settings
@@ -39,6 +41,21 @@ def publish_records(settings: Settings, records: list[Any]) -> int:
     codec = codec_for(settings)
     with connect(settings, start_embedded=False) as conn, console.progress("published", len(records)) as show:
         return asyncio.run(produce(conn.bootstrap, encode_all(codec, records), show, security=conn.security))
+
+
+def erase_customers(settings: Settings, customer_ids: list[str]) -> int:
+    """`journey erase`: one tombstone per customer on `customers` (ids checked as the worker would: non-empty, at
+    most JOURNEY_MAX_ID_CHARS characters)."""
+    for cid in customer_ids:
+        if not cid.strip() or len(cid) > settings.max_id_chars:
+            raise InputError(f"{cid!r} is not a customer id: empty, or over {settings.max_id_chars} characters")
+    tombstones = [Outgoing(topics.ERASURE_TOPIC, cid.encode(), None) for cid in dict.fromkeys(customer_ids)]
+    with connect(settings, start_embedded=False) as conn:
+        n = asyncio.run(produce(conn.bootstrap, tombstones, security=conn.security))
+    for cid in dict.fromkeys(customer_ids):
+        print(f"erasure of {cid} requested (a tombstone on {topics.ERASURE_TOPIC}); the worker confirms it with a "
+              "CustomerErased on erasures", file=sys.stderr)
+    return 0 if n == len(tombstones) else 1
 
 
 def read_events(lines: Iterable[str], schemas_dir: Path) -> tuple[list[Any], list[str]]:
@@ -140,7 +157,7 @@ def run_replay(settings: Settings, events_path: Path, policy_path: Path | None, 
         raise JourneyError(f"{len(errors)} invalid line(s) in {events_path}")
     base_path = policy_path or settings.policy_path
     policy = load_policy(base_path, settings.declines_path)
-    ctx = Context(link_secret=settings.link_secret)
+    ctx = Context(link_secret=settings.link_secret, pseudonyms=Pseudonyms(settings.pseudonym_secret))
     until_ms = jsonio.parse_timestamp(until, "--until") if until else None
     outputs = list(replay(records, policy, ctx, until_ms))
     if out_path:

@@ -46,7 +46,7 @@ async def start_client(client: Any, bootstrap: str) -> None:
 class Outgoing:
     topic: str
     key: bytes
-    value: bytes
+    value: bytes | None  # None: a tombstone
     headers: Mapping[str, bytes] | None = None
 
 

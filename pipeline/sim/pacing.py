@@ -14,7 +14,7 @@ from typing import Any
 
 from agents.rules.events import Chargeback, DeviceSeen, PaymentAttempted, RefundRequested
 from agents.rules.identity import identifier
-from agents.rules.journey import identifiers_needed
+from agents.rules.journey import identifiers_of
 from agents.rules.ledger import identifiers_of_attempt
 
 
@@ -23,7 +23,7 @@ def touched(e: Any) -> set[str]:
     if isinstance(e, PaymentAttempted):
         return set(identifiers_of_attempt(e))
     if isinstance(e, RefundRequested):
-        return set(identifiers_needed(e))
+        return set(identifiers_of(e))
     if isinstance(e, DeviceSeen):
         return {i for i in (identifier("device", e.device_id), identifier("ip", e.ip)) if i}
     return set()
@@ -46,7 +46,7 @@ def waves(events: Sequence[Any]) -> list[list[Any]]:
     idents: dict[str, str] = {}
     for e in events:
         switch = topics.get(e.customer_id, e.TOPIC) != e.TOPIC
-        foreign = any(idents.get(i, e.customer_id) != e.customer_id for i in identifiers_needed(e))
+        foreign = any(idents.get(i, e.customer_id) != e.customer_id for i in identifiers_of(e))
         if out[-1] and (switch or foreign):
             out.append([])
             topics, idents = {}, {}

@@ -6,7 +6,8 @@ is back; the caller waits and retries, holding the partition. Everything else is
 
 Reason codes (header `error.reason`, metric label `reason`; short and stable):
 
-    null_value           the value is null (a tombstone); an empty payload is parked
+    null_value           the value is null (a tombstone); an empty payload is parked. Except on `customers`: a
+                         tombstone there, keyed by a customer id, asks to erase that customer (`ErasureRequested`)
     truncated            shorter than the 5-byte Confluent wire header
     bad_magic            the first byte is not the wire format's 0
     unknown_schema_id    the registry has no schema under that id
@@ -46,6 +47,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from agents.rules.erasure import ErasureRequested
 from agents.rules.events import INPUT_TYPES, DueAction
 from agents.rules.limits import MAX_ID_CHARS, oversized_field
 from agents.rules.validation import problem
@@ -74,7 +76,7 @@ REASONS = frozenset({
     "key_mismatch",
 })
 STEP_FAILED = "step_failed"
-CUSTOMER_INPUTS: tuple[type[Any], ...] = (*INPUT_TYPES, DueAction)
+CUSTOMER_INPUTS: tuple[type[Any], ...] = (*INPUT_TYPES, DueAction, ErasureRequested)
 
 Headers = Mapping[str, bytes | None] | Iterable[tuple[str, bytes | None]]
 """Consumed headers: a mapping, or Kafka's list of (name, value) pairs; a value may be null."""
@@ -118,11 +120,15 @@ def triage(
     max_id_chars: int = MAX_ID_CHARS,
     max_dlq_value_bytes: int = MAX_DLQ_VALUE_BYTES,
     accepts: tuple[type[Any], ...] = CUSTOMER_INPUTS,
+    timestamp_ms: int | None = None,
 ) -> Decoded | DeadLetter:
     """The input event one consumed message holds, or the dead letter to park instead. Raises RegistryError only.
 
-    `accepts` are the record types the consuming agent takes (each only on its own TOPIC)."""
+    `accepts` are the record types the consuming agent takes (each only on its own TOPIC). `timestamp_ms` is the
+    message's timestamp: the time of an erasure, whose tombstone has no value to carry one."""
     try:
+        if value is None and topic == ErasureRequested.TOPIC and ErasureRequested in accepts:
+            return Decoded(erasure_request(topic, partition, offset, key, timestamp_ms, max_id_chars))
         event = admit(codec, topic, value, max_value_bytes=max_value_bytes, max_id_chars=max_id_chars,
                       accepts=accepts)
         if key is None or key != event.customer_id.encode():
@@ -132,6 +138,24 @@ def triage(
     except DecodeError as err:
         return dead_letter(err, topic, partition, offset, key, value, headers,
                            max_dlq_value_bytes=max_dlq_value_bytes)
+
+
+def erasure_request(topic: str, partition: int, offset: int, key: bytes | None, timestamp_ms: int | None,
+                    max_id_chars: int = MAX_ID_CHARS) -> ErasureRequested:
+    """The erasure a tombstone on `customers` asks for, or DecodeError when its key names no customer."""
+    try:
+        customer_id = (key or b"").decode()
+    except UnicodeDecodeError:
+        customer_id = ""
+    if not customer_id:
+        why = "null" if key is None else "empty" if not key else "not UTF-8"
+        raise DecodeError("key_mismatch", f"a tombstone (erasure) needs a customer id as its key; the key is {why}",
+                          field="key")
+    if len(customer_id) > max_id_chars:
+        raise DecodeError("field_too_long", f"the tombstone's key has {len(customer_id)} characters, over the "
+                                            f"{max_id_chars}-character limit", field="key")
+    return ErasureRequested(event_id=f"erasure:{topic}:{partition}:{offset}", customer_id=customer_id,
+                            occurred_at=max(0, timestamp_ms or 0))
 
 
 def admit(codec: Decoder, topic: str, value: bytes | None, *, max_value_bytes: int = MAX_VALUE_BYTES,

@@ -7,6 +7,11 @@ current one, so fields added since are filled from their defaults. Anything that
 StateSchemaError and is never guessed: an unknown fingerprint, a change old values cannot resolve to, garbage.
 Values written by earlier versions as JSON (starting with `{`) still load; only the Avro form is written.
 
+Identity nodes written before identifiers were pseudonymised (PRE_PSEUDONYM) are keyed and filled with raw
+identifiers and cannot be re-keyed (the key is the raw value): loading one raises StateSchemaError, and the index's
+changelog recovery skips them (agents/topology.py). Customer states of that time load and are re-keyed by the step
+(agents.rules.journey.rekey).
+
 Conversion to and from the dicts fastavro takes is agents.rules.records' compiled converters; schemas are parsed
 once per class. Values carry no type tags and no code: a changelog record can never execute anything on load.
 """
@@ -23,12 +28,23 @@ import fastavro
 from fastavro.read import SchemaResolutionError
 from fastavro.validation import ValidationError, validate
 
+from agents.rules.identity import IdentityNode
 from agents.rules.records import Convert, decoder, encoder
 from pipeline.errors import EncodeError, StateSchemaError
 from pipeline.wire.state_schema import HISTORY_DIR, fingerprint, history, incompatibilities, schema_for
 
 MARKER = b"\xc3\x01"  # Avro single-object encoding, format version 1
 HEADER_SIZE = len(MARKER) + 8
+PRE_PSEUDONYM: dict[type, frozenset[bytes]] = {IdentityNode: frozenset({bytes.fromhex("5c6955a0571f18a1")})}
+"""Schemas (and the JSON form) of values that hold raw identifiers and cannot be re-keyed."""
+
+
+def pre_pseudonym(cls: type, data: bytes) -> bool:
+    """Was this value of `cls` written before identifiers were pseudonymised, with raw ones it cannot shed?"""
+    retired = PRE_PSEUDONYM.get(cls)
+    if not retired:
+        return False
+    return data[:1] == b"{" or (data[:2] == MARKER and data[2:HEADER_SIZE] in retired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +79,10 @@ class StateCodec:
 
     def loads(self, cls: type, data: bytes) -> Any:
         cur = self._current.get(cls) or self._compile(cls)
+        if pre_pseudonym(cls, data):
+            raise StateSchemaError(f"{cls.__name__} written before identifiers were pseudonymised: keyed by a raw "
+                                   "identifier, it cannot be re-keyed; rebuild the identity index (README, "
+                                   "\"Privacy and erasure\")")
         if data[:2] == MARKER:
             return self._loads_avro(cls, cur, data)
         if data[:1] == b"{":

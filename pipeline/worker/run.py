@@ -60,6 +60,10 @@ def run_worker(settings: Settings) -> int:
     if settings.production_broker and settings.dev_link_secret:
         raise SettingsError("JOURNEY_LINK_SECRET is not set: a worker on a real Kafka cluster needs its own secret "
                             "for payment links (e.g. `openssl rand -hex 32`), not the public development value")
+    if settings.production_broker and settings.dev_pseudonym_secret:
+        raise SettingsError("JOURNEY_PSEUDONYM_SECRET is not set: a worker on a real Kafka cluster needs its own "
+                            "secret to pseudonymise identifiers (e.g. `openssl rand -hex 32`), not the public "
+                            "development value")
     check_web_port(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of its datadir
     with connect(settings, start_embedded=True) as conn:

@@ -256,3 +256,52 @@ async def test_a_log_that_now_ends_before_what_was_read_is_reported_and_a_growin
     assert ce.log_shrunk(ends.get) is None
     ends[("payments", 2)] = 3  # the broker came back with fewer records than this worker has read
     assert ce.log_shrunk(ends.get) == (("payments", 2), 3, 42)
+
+
+async def test_a_tombstone_erases_the_state_and_due_index_after_the_erasure_records_are_delivered(
+        tmp_path: Path) -> None:
+    from agents.rules.events import PaymentFailed
+
+    rt, sent, customers, due = runtime(tmp_path), Sent(), {}, {}
+    ce = CustomerEvents(rt, customers, due, {}, Producer(sent, max_backoff_s=0))
+    failed = PaymentFailed(event_id="f1", customer_id="c1", occurred_at=1_760_000_000_100, payment_id="p1",
+                           decline_code="insufficient_funds", network="visa", network_response_code="51",
+                           initiator="customer", order_id="o1")
+    await ce.process_batch([Incoming("payments", 0, 0, b"c1", rt.codec.encode(attempt())),
+                            Incoming("payments", 0, 1, b"c1", rt.codec.encode(failed))])
+    assert "c1" in customers and "c1" in due  # a retry is scheduled
+    delivered_before: list[bool] = []
+    real = sent.__call__
+
+    async def watching(topic: str, key: bytes, value: bytes, headers: Any) -> asyncio.Future[None]:
+        delivered_before.append("c1" in customers)
+        return await real(topic, key, value, headers)
+
+    ce.producer = Producer(watching, max_backoff_s=0)
+    await ce.process_batch([Incoming("customers", 0, 7, b"c1", None, timestamp_ms=1_760_000_009_000)])
+    assert "c1" not in customers and "c1" not in due
+    assert delivered_before and all(delivered_before), "the erasure records go out before the state is deleted"
+    erased = [rt.codec.decode(v) for t, _, v, _ in sent.records if t in ("erasures", "identity-links")]
+    names = [type(r).__name__ for r in erased[-2:]]
+    assert names == ["CustomerErased", "IdentityErased"]
+    assert erased[-2].event_id == "erasure:customers:0:7" and erased[-1].identifiers
+    await ce.process_batch([Incoming("customers", 0, 7, b"c1", None, timestamp_ms=1_760_000_009_000)])  # again
+    assert "c1" not in customers
+    assert type(rt.codec.decode(sent.records[-1][2])).__name__ == "CustomerErased"
+
+
+async def test_an_erasure_and_new_events_in_one_batch_leave_only_the_new_state(tmp_path: Path) -> None:
+    rt, sent, customers = runtime(tmp_path), Sent(), {}
+    ce = agent(rt, sent, customers)
+    later = replace(attempt(), event_id="a2", payment_id="p2", occurred_at=1_760_000_900_000)
+    await ce.process_batch([Incoming("payments", 0, 0, b"c1", rt.codec.encode(attempt())),
+                            Incoming("customers", 0, 0, b"c1", None, timestamp_ms=1_760_000_500_000),
+                            Incoming("payments", 0, 1, b"c1", rt.codec.encode(later))])
+    state = journey_state(customers["c1"])
+    assert state.recent_event_ids == ("a2",) and state.profile.payments.attempted == 1
+
+
+def journey_state(data: bytes) -> CustomerState:
+    from pipeline.wire import state_codec
+
+    return state_codec.loads(CustomerState, data)

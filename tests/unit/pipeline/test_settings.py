@@ -29,6 +29,12 @@ def test_link_secret_never_appears_in_repr() -> None:
     assert "hunter2" not in repr(s)
 
 
+def test_the_pseudonym_secret_is_read_kept_out_of_repr_and_its_dev_value_known() -> None:
+    s = Settings.from_env({"JOURNEY_PSEUDONYM_SECRET": "pepper-very-secret"})
+    assert s.pseudonym_secret == b"pepper-very-secret" and not s.dev_pseudonym_secret
+    assert "pepper" not in repr(s) and Settings().dev_pseudonym_secret
+
+
 def test_malformed_or_unsafe_kafka_security_settings_are_refused_with_the_variable_named() -> None:
     for env, named in [({"KAFKA_SECURITY_PROTOCOL": "TLS"}, "KAFKA_SECURITY_PROTOCOL"),
                        ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_USERNAME": "u"}, "KAFKA_SASL_PASSWORD"),

@@ -51,3 +51,18 @@ def test_a_worker_on_a_real_cluster_refuses_the_development_link_secret(tmp_path
     assert run.stderr.strip().splitlines() == [
         "journey worker: JOURNEY_LINK_SECRET is not set: a worker on a real Kafka cluster needs its own secret for "
         "payment links (e.g. `openssl rand -hex 32`), not the public development value"]
+
+
+def test_a_worker_on_a_real_cluster_refuses_the_development_pseudonym_secret(tmp_path: Path) -> None:
+    env = journey_env(f"127.0.0.1:{closed_port()}", tmp_path, JOURNEY_TANSU="0", JOURNEY_LINK_SECRET="a-real-one")
+    run = journey("worker", env=env, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "journey worker: JOURNEY_PSEUDONYM_SECRET is not set: a worker on a real Kafka cluster needs its own secret "
+        "to pseudonymise identifiers (e.g. `openssl rand -hex 32`), not the public development value"]
+
+
+def test_journey_erase_refuses_an_id_that_is_not_a_customer_id(tmp_path: Path) -> None:
+    env = journey_env(f"127.0.0.1:{closed_port()}", tmp_path)
+    run = journey("erase", "x" * 200, env=env, timeout=60)
+    assert run.returncode == 2 and "is not a customer id" in run.stderr and "Traceback" not in run.stderr

@@ -51,7 +51,9 @@ def test_an_event_seen_twice_is_processed_once() -> None:
 
 def test_an_attempt_links_its_identifiers_for_the_index_in_one_record() -> None:
     step = handle(None, attempt(), {}, POLICY, CTX)
-    assert len(step.links) == 1 and set(step.links[0].identifiers) == {"device:d1", "card:card-1"}
+    ps = CTX.pseudonyms
+    assert len(step.links) == 1
+    assert set(step.links[0].identifiers) == {ps.identifier("device", "d1"), ps.identifier("card", "card-1")}
 
 
 def test_a_link_that_changes_no_node_is_not_sent() -> None:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from agents.rules.events import DeviceSeen, DueAction, RefundRequested
+from agents.rules.erasure import ErasureRequested
+from agents.rules.events import DeviceSeen, DueAction, IdentityLinked, RefundRequested
 from pipeline.errors import RegistryError
 from pipeline.wire.codec import Codec
 from pipeline.wire.dead_letters import (
@@ -316,3 +317,25 @@ def test_a_null_or_foreign_key_is_a_key_mismatch(codec: Codec, key: bytes | None
     data = codec.encode(record_for("PaymentAttempted"))
     dl = parked(triage(codec, "payments", 0, 1, key, data), "key_mismatch")
     assert dl.headers["error.field"] == b"key"
+
+
+# ---- erasure: a tombstone on `customers`
+
+
+def test_a_tombstone_on_customers_keyed_by_a_customer_id_asks_for_an_erasure(codec: Codec) -> None:
+    found = triage(codec, "customers", 2, 41, b"cust-7", None, timestamp_ms=1_760_000_000_000)
+    assert isinstance(found, Decoded)
+    assert found.event == ErasureRequested(event_id="erasure:customers:2:41", customer_id="cust-7",
+                                           occurred_at=1_760_000_000_000)
+
+
+def test_a_tombstone_on_customers_without_a_usable_key_is_parked(codec: Codec) -> None:
+    for key in (None, b"", b"\xff\xfe"):
+        dl = parked(triage(codec, "customers", 0, 1, key, None), "key_mismatch")
+        assert dl.headers["error.field"] == b"key"
+    parked(triage(codec, "customers", 0, 1, b"c" * 200, None, max_id_chars=128), "field_too_long")
+
+
+def test_a_tombstone_anywhere_else_or_for_another_agent_is_still_a_null_value(codec: Codec) -> None:
+    parked(triage(codec, "payments", 0, 1, b"cust-7", None), "null_value")
+    parked(triage(codec, "identity-links", 0, 1, b"cust-7", None, accepts=(IdentityLinked,)), "null_value")

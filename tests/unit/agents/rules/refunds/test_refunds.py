@@ -18,7 +18,7 @@ from agents.rules.events import (
     RefundRequested,
 )
 from agents.rules.identity import IdentityNode, apply_link, link
-from agents.rules.journey import identifiers_needed
+from agents.rules.journey import identifiers_of
 from agents.rules.policy import parse_table
 from agents.rules.preferences import Preferences
 from agents.rules.refunds import (
@@ -79,7 +79,7 @@ def index_of(claims: Iterable[RefundRequested]) -> dict[str, IdentityNode]:
     """The identity index as the journey builds it from earlier claims: each identifier seen with and claimed on."""
     nodes: dict[str, IdentityNode] = {}
     for r in claims:
-        for ident in identifiers_needed(r):
+        for ident in identifiers_of(r):
             rec = link((ident,), r.customer_id, r.occurred_at, "claim", r.event_id, r.reason, r.refund_id)
             assert rec is not None
             nodes[ident] = apply_link(nodes.get(ident), ident, rec)
@@ -87,7 +87,7 @@ def index_of(claims: Iterable[RefundRequested]) -> dict[str, IdentityNode]:
 
 
 def links_for(request: RefundRequested, nodes: Mapping[str, IdentityNode]) -> dict[str, IdentityNode]:
-    return {i: nodes[i] for i in identifiers_needed(request) if i in nodes}
+    return {i: nodes[i] for i in identifiers_of(request) if i in nodes}
 
 
 def serial_claims(start: int = T0) -> list[RefundRequested]:

@@ -1,0 +1,92 @@
+"""Keyed pseudonyms: the identifiers of an input event as the rules keep them, never raw.
+
+The rules compare identifiers (is this the device the customer paid with? which accounts share this card?), and
+equality is all they need. So before the step sees an event, every identifier field (FIELD_KINDS) is replaced by
+its pseudonym: HMAC-SHA256 under a secret key (JOURNEY_PSEUDONYM_SECRET) of `kind:value`, the first 128 bits in
+unpadded base64url (22 characters). E-mails are normalised first (trimmed, lower case), so `A@x.com ` and `a@x.com`
+are one identity. Equal inputs give equal pseudonyms under one key; without the key nobody can test a guess, which
+an unkeyed hash would allow (a dictionary of e-mails or the IPv4 space reverses it in minutes).
+
+Coarse facts the rules need beyond equality travel in their own fields and stay as they are (`ip_country`,
+`card_country`, `card_issuer`). Other personal fields an event carries (`name`, `claimant_name`, `user_agent`:
+NOT_KEPT) are never stored by any rule, so they are left alone (the test of this module checks both lists against
+the schemas' `"pii": true` tags).
+
+`key_id` names a key without revealing it; a stored customer state carries the id of the key its identifiers were
+made with (agents/rules/journey.py re-keys a state written under another one). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+DEV_KEY = b"dev-only-pseudonym-secret"  # noqa: S105 (public on purpose: a worker on a real cluster refuses it)
+
+FIELD_KINDS: dict[str, str] = {
+    "device_id": "device",
+    "ip": "ip",
+    "shipping_address_id": "addr",
+    "card_fingerprint": "card",
+    "claimant_email": "email",
+}
+"""Input-event fields holding an identifier, and the identity-index kind of each."""
+
+NOT_KEPT = frozenset({"name", "claimant_name", "user_agent"})
+"""Personal input fields no rule stores or compares (only whether a name was given is kept)."""
+
+PSEUDONYM_CHARS = 22
+_KEY_ID_LABEL = b"payment-journey pseudonym key id"
+
+
+def normalised(kind: str, value: str) -> str:
+    """The form two spellings of one identifier share: e-mails trimmed and lower-cased; others are opaque ids."""
+    return value.strip().lower() if kind == "email" else value
+
+
+@dataclass(frozen=True, slots=True)
+class Pseudonyms:
+    """Pseudonyms under one secret key."""
+
+    key: bytes = field(repr=False)
+    key_id: str = field(init=False)
+    _fields: dict[type, tuple[tuple[str, str], ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            raise ValueError("a pseudonym key must not be empty")
+        object.__setattr__(self, "key_id", hmac.digest(self.key, _KEY_ID_LABEL, "sha256")[:6].hex())
+        object.__setattr__(self, "_fields", {})
+
+    def of(self, kind: str, value: str) -> str:
+        """The pseudonym of one raw identifier of this kind."""
+        mac = hmac.digest(self.key, f"{kind}:{normalised(kind, value)}".encode(), "sha256")
+        return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode()
+
+    def identifier(self, kind: str, value: str) -> str:
+        """The identity-index key of a raw identifier (`kind:pseudonym`): what to look a node up by."""
+        return f"{kind}:{self.of(kind, value)}"
+
+    def event(self, event: Any) -> Any:
+        """The event with each identifier field replaced by its pseudonym (empty and missing values stay so)."""
+        cls = type(event)
+        found = self._fields.get(cls)
+        if found is None:
+            found = self._fields[cls] = tuple((f.name, FIELD_KINDS[f.name]) for f in fields(event)
+                                              if f.name in FIELD_KINDS)
+        if not found:
+            return event
+        changes = {name: self.of(kind, value) for name, kind in found if (value := getattr(event, name))}
+        return replace(event, **changes) if changes else event
+
+
+DEV_PSEUDONYMS = Pseudonyms(DEV_KEY)
+
+
+def masked(ident: str, chars: int = 6) -> str:
+    """An identity-index key shortened for display (`device:Xb3kQ9…`): enough to tell nodes apart on a screen,
+    too little to look one up by."""
+    kind, _, value = ident.partition(":")
+    return f"{kind}:{value[:chars]}…" if len(value) > chars else ident

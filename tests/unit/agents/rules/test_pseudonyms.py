@@ -1,0 +1,67 @@
+"""Keyed pseudonyms: equal in, equal out under one key; nothing raw left in an event's identifier fields."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+
+import pytest
+
+from agents.rules.events import INPUT_TYPES, DeviceSeen, RefundRequested
+from agents.rules.pseudonyms import FIELD_KINDS, NOT_KEPT, PSEUDONYM_CHARS, Pseudonyms, masked
+from pipeline.resources import SCHEMAS_DIR
+
+A, B = Pseudonyms(b"key-a"), Pseudonyms(b"key-b")
+
+
+def claim(email: str) -> RefundRequested:
+    return RefundRequested(event_id="r1", customer_id="c1", occurred_at=1, refund_id="ref1", order_id="o1",
+                           amount_minor=100, currency="EUR", reason="empty_box", claimant_name="Ann",
+                           claimant_email=email, device_id="dev-1", shipping_address_id=None, card_fingerprint="fp-1")
+
+
+def test_equal_identifiers_have_equal_pseudonyms_under_one_key_and_different_ones_under_another() -> None:
+    assert A.of("device", "dev-1") == A.of("device", "dev-1") != A.of("device", "dev-2")
+    assert A.of("device", "dev-1") != B.of("device", "dev-1")
+    assert len(A.of("ip", "203.0.113.9")) == PSEUDONYM_CHARS
+
+
+def test_the_kind_is_part_of_the_pseudonym_so_a_device_id_equal_to_an_address_id_is_not_that_address() -> None:
+    assert A.of("device", "x1") != A.of("addr", "x1")
+
+
+def test_emails_are_normalised_before_they_are_keyed() -> None:
+    assert A.of("email", "  Ann@Example.COM ") == A.of("email", "ann@example.com")
+    assert A.event(claim(" Ann@Example.com")).claimant_email == A.event(claim("ann@example.com")).claimant_email
+
+
+def test_every_identifier_field_of_an_event_is_replaced_and_nothing_else_is() -> None:
+    raw = claim("ann@example.com")
+    done = A.event(raw)
+    assert done.claimant_email == A.of("email", "ann@example.com")
+    assert (done.device_id, done.card_fingerprint) == (A.of("device", "dev-1"), A.of("card", "fp-1"))
+    assert done.shipping_address_id is None  # missing stays missing
+    assert (done.claimant_name, done.customer_id, done.refund_id) == ("Ann", "c1", "ref1")
+    seen = DeviceSeen(event_id="d1", customer_id="c1", occurred_at=1, device_id="dev-1", ip="198.51.100.7",
+                      ip_country="NL", user_agent="ua")
+    assert (A.event(seen).ip, A.event(seen).ip_country) == (A.of("ip", "198.51.100.7"), "NL")
+
+
+def test_every_personal_field_of_an_input_schema_is_pseudonymised_or_never_kept() -> None:
+    for cls in INPUT_TYPES:
+        schema = json.loads((SCHEMAS_DIR / f"{cls.SCHEMA}.avsc").read_text())
+        personal = {f["name"] for f in schema["fields"] if f.get("pii")}
+        assert personal <= set(FIELD_KINDS) | NOT_KEPT, (cls.__name__, personal - set(FIELD_KINDS) - NOT_KEPT)
+        assert {f.name for f in fields(cls)} & set(FIELD_KINDS) <= personal, cls.__name__
+
+
+def test_the_key_id_names_the_key_without_being_it() -> None:
+    assert A.key_id == Pseudonyms(b"key-a").key_id != B.key_id
+    assert "key-a" not in repr(A) and A.key_id not in A.of("device", "dev-1")
+    with pytest.raises(ValueError, match="empty"):
+        Pseudonyms(b"")
+
+
+def test_a_masked_identifier_keeps_its_kind_and_a_few_characters() -> None:
+    ident = A.identifier("card", "fp-1")
+    assert masked(ident) == f"card:{ident[5:11]}…" and masked("ip:ab") == "ip:ab"

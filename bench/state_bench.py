@@ -21,6 +21,7 @@ from agents.rules.identity import IdentityNode
 from agents.rules.journey import Context, CustomerState
 from agents.rules.replay import replay
 from bench.text_table import table
+from pipeline.errors import StateSchemaError
 from pipeline.policies import load_policy
 from pipeline.sim import generate
 from pipeline.wire import state_codec
@@ -67,15 +68,28 @@ def measure(cls: type, values: Sequence[Any], rounds: int) -> dict[str, float]:
     as_json = [json_as_earlier_versions_wrote(v) for v in values]
     as_avro = [state_codec.dumps(v) for v in values]
     assert [state_codec.loads(cls, b) for b in as_avro] == list(values)
-    assert [state_codec.loads(cls, b) for b in as_json] == list(values)
+    json_readable = _json_readable(cls, as_json[:1])
+    if json_readable:
+        assert [state_codec.loads(cls, b) for b in as_json] == list(values)
     return {
         "json_mean": statistics.fmean(map(len, as_json)), "json_max": max(map(len, as_json)),
         "avro_mean": statistics.fmean(map(len, as_avro)), "avro_max": max(map(len, as_avro)),
         "json_encode": per_value_us(json_as_earlier_versions_wrote, values, rounds),
-        "json_decode": per_value_us(lambda b: state_codec.loads(cls, b), as_json, rounds),
+        "json_decode": per_value_us(lambda b: state_codec.loads(cls, b), as_json, rounds) if json_readable else -1,
         "avro_encode": per_value_us(state_codec.dumps, values, rounds),
         "avro_decode": per_value_us(lambda b: state_codec.loads(cls, b), as_avro, rounds),
     }
+
+
+def _json_readable(cls: type, sample: Sequence[bytes]) -> bool:
+    """Does today's read path still accept this class's JSON form? (identity nodes from before pseudonymisation are
+    refused: they were keyed by raw identifiers)"""
+    try:
+        for b in sample:
+            state_codec.loads(cls, b)
+    except StateSchemaError:
+        return False
+    return True
 
 
 def main() -> int:
@@ -92,7 +106,8 @@ def main() -> int:
         m = measure(cls, values, a.rounds)
         rows.append((label, f"{m['json_mean']:,.0f}", f"{m['json_max']:,}", f"{m['avro_mean']:,.0f}",
                      f"{m['avro_max']:,}", f"{m['json_mean'] / m['avro_mean']:.1f}x", f"{m['json_encode']:.1f}",
-                     f"{m['json_decode']:.1f}", f"{m['avro_encode']:.1f}", f"{m['avro_decode']:.1f}"))
+                     f"{m['json_decode']:.1f}" if m['json_decode'] >= 0 else "refused",
+                     f"{m['avro_encode']:.1f}", f"{m['avro_decode']:.1f}"))
     print(table(("value", "JSON mean B", "JSON max B", "Avro mean B", "Avro max B", "smaller", "JSON enc us",
                  "JSON dec us", "Avro enc us", "Avro dec us"), rows))
     print("\nJSON: the format earlier versions wrote (encoded here as they did; decoded by today's JSON read path).")

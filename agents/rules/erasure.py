@@ -56,8 +56,7 @@ def remap_profile(p: CustomerProfile, f: Remap) -> CustomerProfile:
 
 def remap_payments(payments: tuple[PaymentRef, ...], f: Remap) -> tuple[PaymentRef, ...]:
     return tuple(
-        replace(r, card_fingerprint=_opt(r.card_fingerprint, "card", f),
-                identifiers=remap_identifiers(r.identifiers, f))
+        replace(r, identifiers=remap_identifiers(r.identifiers, f))
         for r in payments
     )
 

@@ -56,7 +56,8 @@ class CustomerState:
     prefs: Preferences
     payments: tuple[ledger.PaymentRef, ...] = ()
     recent_event_ids: tuple[str, ...] = ()  # newest first; the deduplication window
-    linked: tuple[str, ...] = ()  # identity-index keys the customer's links named, newest first: erasure finds them
+    linked: tuple[str, ...] = ()  # identity-index keys the customer's links named that the ledger does not hold,
+    # newest first: erasure finds the customer's nodes from these and the identifiers the rest of the state holds
     pseudonym_key: str = ""  # id of the key its identifiers are pseudonyms under; "": raw (written before them)
 
     @classmethod
@@ -141,9 +142,11 @@ def handle(
         return Step(state=state, outputs=tuple(fired))
     known = {k: v for k, v in links.items() if v is not None}
     state, outputs, new_links = _apply(state, ctx.pseudonyms.event(event), known, policy, ctx)
-    if new_links:
-        named = tuple(dict.fromkeys(i for rec in new_links for i in rec.identifiers))
-        state = replace(state, linked=(*named, *(i for i in state.linked if i not in named))[:MAX_LINKED])
+    if new_links:  # the ledger holds an attempt's identifiers already: `linked` keeps only the others (claims, devices)
+        held = {i for p in state.payments for i in p.identifiers}
+        named = tuple(i for i in dict.fromkeys(i for rec in new_links for i in rec.identifiers) if i not in held)
+        if named:
+            state = replace(state, linked=(*named, *(i for i in state.linked if i not in named))[:MAX_LINKED])
     return Step(state=state, outputs=(*fired, *outputs), links=tuple(new_links))
 
 

@@ -10,6 +10,7 @@ from agents.rules.events import PaymentAttempted
 from agents.rules.identity import identifier
 
 MAX_PAYMENTS = 50
+CARD = "card:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,12 +22,16 @@ class PaymentRef:
     method: str
     initiator: str
     network: str | None
-    card_fingerprint: str | None
     card_issuer: str | None
-    identifiers: tuple[str, ...]  # identity-index keys seen on the attempt
+    identifiers: tuple[str, ...]  # identity-index keys seen on the attempt (the card's among them)
     attempted_at: int
     status: str = "attempted"  # attempted, succeeded, failed
     checkout_outcome: str = ""  # what checkout decided on the attempt: approve, challenge or decline
+
+    @property
+    def card_fingerprint(self) -> str | None:
+        """The attempt's card (its pseudonym), kept once: as the `card:` identifier."""
+        return next((i[len(CARD):] for i in self.identifiers if i.startswith(CARD)), None)
 
 
 def identifiers_of_attempt(a: PaymentAttempted) -> tuple[str, ...]:
@@ -42,7 +47,7 @@ def identifiers_of_attempt(a: PaymentAttempted) -> tuple[str, ...]:
 def ref_of(a: PaymentAttempted) -> PaymentRef:
     return PaymentRef(
         payment_id=a.payment_id, order_id=a.order_id, amount_minor=a.amount_minor, currency=a.currency,
-        method=a.method, initiator=a.initiator, network=a.network, card_fingerprint=a.card_fingerprint,
+        method=a.method, initiator=a.initiator, network=a.network,
         card_issuer=a.card_issuer, identifiers=identifiers_of_attempt(a), attempted_at=a.occurred_at,
     )
 

@@ -2,10 +2,12 @@
 
 The rules compare identifiers (is this the device the customer paid with? which accounts share this card?), and
 equality is all they need. So before the step sees an event, every identifier field (FIELD_KINDS) is replaced by
-its pseudonym: HMAC-SHA256 under a secret key (JOURNEY_PSEUDONYM_SECRET) of `kind:value`, the first 128 bits in
-unpadded base64url (22 characters). E-mails are normalised first (trimmed, lower case), so `A@x.com ` and `a@x.com`
-are one identity. Equal inputs give equal pseudonyms under one key; without the key nobody can test a guess, which
-an unkeyed hash would allow (a dictionary of e-mails or the IPv4 space reverses it in minutes).
+its pseudonym: HMAC-SHA256 under a secret key (JOURNEY_PSEUDONYM_SECRET) of `kind:value`, the first 96 bits in
+base64url (16 characters: two of 10^9 identifiers of one kind collide with odds of about 10^-11, and the state,
+which holds a few hundred identifiers at most, stays within its size bound). E-mails are normalised first
+(trimmed, lower case), so `A@x.com ` and `a@x.com` are one identity. Equal inputs give equal pseudonyms under one
+key; without the key nobody can test a guess, which an unkeyed hash would allow (a dictionary of e-mails or the
+IPv4 space reverses it in minutes).
 
 Coarse facts the rules need beyond equality travel in their own fields and stay as they are (`ip_country`,
 `card_country`, `card_issuer`). Other personal fields an event carries (`name`, `claimant_name`, `user_agent`:
@@ -37,7 +39,7 @@ FIELD_KINDS: dict[str, str] = {
 NOT_KEPT = frozenset({"name", "claimant_name", "user_agent"})
 """Personal input fields no rule stores or compares (only whether a name was given is kept)."""
 
-PSEUDONYM_CHARS = 22
+PSEUDONYM_CHARS = 16
 _KEY_ID_LABEL = b"payment-journey pseudonym key id"
 
 
@@ -63,7 +65,7 @@ class Pseudonyms:
     def of(self, kind: str, value: str) -> str:
         """The pseudonym of one raw identifier of this kind."""
         mac = hmac.digest(self.key, f"{kind}:{normalised(kind, value)}".encode(), "sha256")
-        return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode()
+        return base64.urlsafe_b64encode(mac[:12]).decode()  # 12 bytes: no padding
 
     def identifier(self, kind: str, value: str) -> str:
         """The identity-index key of a raw identifier (`kind:pseudonym`): what to look a node up by."""

@@ -442,8 +442,8 @@ def test_state_stays_bounded_however_many_orders_fail() -> None:
 def test_a_payment_our_checkout_declined_opens_no_dunning_case() -> None:
     """A card tester's hard declines must not become reminders asking the tester for a new payment method."""
     ref = PaymentRef(payment_id="pay-f1", order_id="o1", amount_minor=5_000, currency="EUR", method="card",
-                     initiator="customer", network="visa", card_fingerprint="card-1", card_issuer="bank",
-                     identifiers=(), attempted_at=T0 - MIN, checkout_outcome="decline")
+                     initiator="customer", network="visa", card_issuer="bank",
+                     identifiers=("card:card-1",), attempted_at=T0 - MIN, checkout_outcome="decline")
     declined = dataclasses.replace(ctx(), payment=ref)
     state, out = run([fail("f1", T0, "stolen_card")], declined, until=T0 + 30 * 24 * 60 * MIN)
     assert out == [] and state.cases == ()

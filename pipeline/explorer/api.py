@@ -41,7 +41,7 @@ PUBLIC_PATHS = frozenset({*PAGES, "/explorer", *(f"/explorer/static/{name}" for 
 MAX_LINKED_IDENTIFIERS = 60  # identity-index nodes read for one lookup
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }

@@ -1,10 +1,16 @@
 """The explorer on the worker's web server: `GET /api/customers/{customer_id}`, `GET /api/overview` and the pages.
 
 A customer lookup is answered by the worker that owns the customer's partition: any other worker forwards the
-request there with Faust's table routing (`app.table_route` on `customer-state`, whose changelog is co-partitioned
-with the input topics), headers and bearer token included. The owner reads the live state from its table, the kept
-records from `customer-history` (decoded only now) and the identity-index nodes of the customer's identifiers, and
-shapes them with pipeline/explorer/views.py. Every miss (unknown customer, malformed id) answers the same 404 body.
+request there, bearer token included. The owner is found in Faust's routing map (`app.router.external_topics_metadata`,
+the URL of the worker holding each partition of the input topics) at the producers' murmur2 partition of the customer
+id. Faust's own `app.table_route` cannot be used on `customer-state`: it hashes the table's JSON-serialized key
+(`"cust-1"` with its quotes, Faust's default for `key_type=str`), while the table's rows live on the partition of the
+input events, hashed from the raw id; for most customers it forwards to the wrong worker. A forwarded request carries
+ROUTED_HEADER and is answered where it lands (no loop while a rebalance moves partitions).
+
+The owner reads the live state from its table, the kept records from `customer-history` (decoded only now) and
+the identity-index nodes of the customer's identifiers, and shapes them with pipeline/explorer/views.py. Every miss
+(unknown customer, malformed id) answers the same 404 body.
 
 The pages are static files (pipeline/explorer/pages/, no build step, no CDN) that hold no data, so they are served
 without the bearer token; every /api/ request their scripts make carries it (the token is given once in the page:
@@ -20,7 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientError, ClientTimeout, web
+from aiokafka.partitioner import murmur2
 
 from agents.history import unpack
 from agents.rules.identity import IdentityNode
@@ -39,6 +46,8 @@ ASSETS = {"explorer.css": "text/css", "explorer.js": "text/javascript", "overvie
 PUBLIC_PATHS = frozenset({*PAGES, "/explorer", *(f"/explorer/static/{name}" for name in ASSETS)})
 """Paths served without the bearer token: the static pages and their assets, which hold no data."""
 MAX_LINKED_IDENTIFIERS = 60  # identity-index nodes read for one lookup
+ROUTED_HEADER = "X-Journey-Routed"
+FORWARD_TIMEOUT_S = 10.0
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
@@ -102,6 +111,30 @@ class Explorer:
         return overview(self.rolling, self.now_ms(), current, self.rt.settings.partitions, INPUT_TOPICS[0])
 
 
+def partition_of(customer_id: str, partitions: int) -> int:
+    """The partition the producers' murmur2 partitioner (aiokafka's and the Java client's default) puts a key on."""
+    return (murmur2(customer_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def owner_url(routes: Mapping[str, Mapping[str, Any]], topic: str, partition: int) -> str | None:
+    """The URL of the worker holding `topic[partition]` in Faust's routing map ({url: {topic: [partitions]}})."""
+    return next((url for url, topics in routes.items() if partition in topics.get(topic, ())), None)
+
+
+async def forward(app: Any, url: str, request: web.Request) -> web.Response:
+    """The owner's answer to `request`, with the caller's token; 503 when the owner cannot be reached."""
+    headers = {ROUTED_HEADER: "1", "Accept": "application/json"}
+    if "Authorization" in request.headers:
+        headers["Authorization"] = request.headers["Authorization"]
+    try:
+        async with app.http_client.get(url.rstrip("/") + request.rel_url.path_qs, headers=headers,
+                                       timeout=ClientTimeout(total=FORWARD_TIMEOUT_S)) as response:
+            return web.Response(body=await response.read(), status=response.status, content_type="application/json",
+                                headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
+    except (ClientError, TimeoutError):
+        return _json({"error": "the worker owning this customer cannot be reached; try again"}, 503)
+
+
 def _page(name: str, content_type: str) -> web.Response:
     return web.Response(body=(PAGES_DIR / name).read_bytes(), content_type=content_type, charset="utf-8",
                         headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
@@ -111,12 +144,17 @@ def register_explorer(app: Any, rt: Runtime, histories: Mapping[str, bytes | Non
     """Add the explorer's API, pages and sampling timer to the Faust app (after the agents and their tables)."""
     from faust.web import View
 
-    customers = app.tables["customer-state"]
-    explorer = Explorer(rt, customers, app.tables["identity-index"], histories)
+    explorer = Explorer(rt, app.tables["customer-state"], app.tables["identity-index"], histories)
+    topic, partitions = INPUT_TOPICS[0], rt.settings.partitions
 
     class CustomerLookup(View):
-        @app.table_route(table=customers, match_info="customer_id")
         async def get(self, request: Any, customer_id: str) -> Any:
+            if not request.headers.get(ROUTED_HEADER):
+                url = owner_url(app.router.external_topics_metadata(), topic, partition_of(customer_id, partitions))
+                if url is None:
+                    return _json({"error": "partitions are being reassigned; try again"}, 503)
+                if url.rstrip("/") != str(app.conf.canonical_url).rstrip("/"):
+                    return await forward(app, url, request)
             status, body = await explorer.customer(customer_id)
             return _json(body, status)
 

@@ -25,7 +25,8 @@ def test_a_young_worker_counts_everything_since_it_started() -> None:
     o = overview(rolling, T0 + 10 * MIN, sample(m), 4, "payments")
     assert o["decisions"] == {"approve": 5, "decline": 1}
     assert o["top_reasons"][0] == {"kind": "payment", "code": "USUAL_DEVICE", "count": 4}
-    assert "This worker only: 2 of 4 partitions" in o["scope"] and "10 minute(s) since this worker started" in o["scope"]
+    assert "This worker only: 2 of 4 partitions" in o["scope"]
+    assert "10 minute(s) since this worker started" in o["scope"]
 
 
 def test_after_an_hour_only_the_last_hour_counts() -> None:
@@ -52,3 +53,16 @@ def test_old_samples_are_dropped_but_the_baseline_is_kept() -> None:
     assert len(rolling.samples) <= 8
     at, base, full = rolling.baseline(T0 + 190 * MIN)
     assert full and at == T0 + 130 * MIN and base[("journey_events_total", "payments")] == 13.0
+
+
+def test_a_lookup_goes_to_the_worker_holding_the_customers_partition_as_the_producers_place_it() -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from pipeline.explorer.api import owner_url, partition_of
+
+    producers = DefaultPartitioner()
+    for cid in ("cust-0", "cust-1", "cust-00042", "ö-unicode"):
+        assert partition_of(cid, 4) == producers(cid.encode(), [0, 1, 2, 3], [0, 1, 2, 3])
+    routes = {"http://a:1": {"payments": [0, 2], "decisions": [1]}, "http://b:2": {"payments": [1, 3]}}
+    assert owner_url(routes, "payments", 1) == "http://b:2" and owner_url(routes, "payments", 2) == "http://a:1"
+    assert owner_url(routes, "payments", 5) is None  # during a rebalance: nobody

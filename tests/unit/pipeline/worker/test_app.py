@@ -72,3 +72,10 @@ def test_the_token_installs_the_guard_and_no_token_installs_none(tmp_path: Path)
     assert app_for(tmp_path).conf.web_application_options == {}
     options = app_for(tmp_path / "t", api_token="s3cret").conf.web_application_options
     assert len(options["middlewares"]) == 1
+
+
+def test_the_history_agent_and_its_table_exist_only_when_the_setting_keeps_records(tmp_path: Path) -> None:
+    on = app_for(tmp_path)
+    assert "customer-history" in on.tables and "keep_history" in {a.name for a in on.agents.values()}
+    off = app_for(tmp_path / "off", explorer_history=0)
+    assert "customer-history" not in off.tables and "keep_history" not in {a.name for a in off.agents.values()}

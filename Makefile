@@ -11,7 +11,7 @@ BENCH_STAMP  = $(BENCH_VENV)/.installed
 BENCH_ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench bench-quick report events asyncapi state-schemas k8s check-deploy constraints system-deps clean
+.PHONY: help venv demo test soak test-unit test-integration lint typecheck bench bench-quick report events asyncapi state-schemas k8s check-deploy constraints system-deps screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -27,8 +27,9 @@ venv: $(STAMP) ## Create .venv with the project and its dev tools
 demo: $(STAMP) ## Run the main job: embedded broker, worker, simulated traffic, summary
 	$(BIN)/journey demo
 
-system-deps: ## Install the Debian tools the tests use when missing and root (promtool, from `prometheus`)
+system-deps: ## Install the Debian tools the tests use when missing and root (promtool, from `prometheus`; chromium)
 	bash tools/ensure_apt.sh promtool prometheus
+	bash tools/ensure_apt.sh chromium chromium
 
 test: $(STAMP) system-deps ## Run lint, types and every test (unit, codec, integration on the embedded broker, CLI)
 	$(BIN)/ruff check pipeline agents tests bench tools examples
@@ -87,6 +88,9 @@ constraints: $(STAMP) ## Regenerate constraints.txt (exact versions for the imag
 	{ echo "# Exact versions of every package in a \`make venv\` environment, for reproducible images (deploy/Dockerfile)."; \
 	  echo "# Regenerate with \`make constraints\` after changing a dependency in pyproject.toml."; \
 	  $(BIN)/pip freeze --exclude-editable | grep -v '^payment-journey'; } > constraints.txt
+
+screenshots: $(STAMP) system-deps ## Regenerate docs/explorer-*.png: the explorer's pages in headless Chromium
+	JOURNEY_SCREENSHOTS=docs $(BIN)/pytest -q tests/integration/pipeline/explorer/test_pages.py
 
 clean: ## Remove the venv and local data
 	rm -rf $(VENV) $(BENCH_VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -342,6 +342,8 @@ class CustomerEvents:
             name = type(record).__name__
             if name == "PaymentDecision":
                 m.decisions.labels(record.outcome, record.sca_strategy).inc()
+                for reason in record.reasons:
+                    m.decision_reasons.labels("payment", reason.code).inc()
             elif name == "DunningStep":
                 m.dunning_steps.labels(record.action, record.decline_class, record.variant).inc()
                 if record.action == "case_opened":
@@ -350,5 +352,7 @@ class CustomerEvents:
                 m.recoveries.labels(record.decline_class, record.variant, record.recovered_by).inc()
             elif name == "RefundDecision":
                 m.refund_decisions.labels(record.outcome).inc()
+                for reason in record.reasons:
+                    m.decision_reasons.labels("refund", reason.code).inc()
             elif name == "Notification":
                 m.notifications.labels(record.channel).inc()

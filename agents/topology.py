@@ -5,6 +5,8 @@
 - index_identities: identity-links, keyed by customer_id (one record per source event) -> the `identity-index` global
   table read by the first agent (its changelog is applied by merging: see `_merging_global_table`).
 - publish_due: a timer that publishes due retries/reminders onto dunning-due (tables cannot be written from a timer).
+- keep_history (`register_history`, unless JOURNEY_EXPLORER_HISTORY=0): the input and output topics -> the
+  `customer-history` table, each customer's last records kept raw for the explorer (agents/history.py).
 
 Both agents take their stream in batches (`take_events`, JOURNEY_BATCH_MAX / JOURNEY_BATCH_LINGER_MS) and hand them to
 the Faust-free bodies in agents/. Table values are the bytes of pipeline/wire/state_codec.py, encoded once by the
@@ -27,6 +29,7 @@ from agents.alignment import TP, Aligner
 from agents.consumer_gauges import INTERVAL_S, ConsumerGauges
 from agents.customer_events import CustomerEvents, Headers, Incoming, Producer
 from agents.due_timer import CatchUp, DueTimer
+from agents.history import HISTORY_TOPICS, History
 from agents.identity_index import IdentityIndex
 from agents.rules.identity import IdentityNode, merge
 from pipeline.topics import INPUT_TOPICS
@@ -131,6 +134,26 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
     async def release_held() -> None:
         if streams and customer_events.aligner is not None and customer_events.aligner.count():
             await ack(await customer_events.tick())
+
+
+HISTORY_BATCH_MAX = 2000
+HISTORY_LINGER_S = 0.5  # longer batches than the customer agent's: fewer rewrites of each customer's history
+
+
+def register_history(app: faust.App, rt: Runtime) -> Any | None:
+    """The history agent and its `customer-history` table (None when JOURNEY_EXPLORER_HISTORY is 0)."""
+    limit = rt.settings.explorer_history
+    if limit <= 0:
+        return None
+    histories = app.Table("customer-history", key_type=str, value_type=bytes, default=None)
+    body = History(histories, limit, bind)
+
+    @app.agent(app.topic(*HISTORY_TOPICS), name="keep_history", concurrency=1)
+    async def keep_history(stream: Any) -> None:
+        async for events in stream.take_events(HISTORY_BATCH_MAX, HISTORY_LINGER_S):
+            body.process_batch([incoming(e) for e in events])
+
+    return histories
 
 
 def _stop_for_lost_log(tp: TP, end: int, read: int) -> None:

@@ -79,8 +79,12 @@ SYSTEMS = {s.key: s for s in (
 )}
 
 
+PASSED_THROUGH = ("JOURNEY_EXPLORER_HISTORY",)  # e.g. `JOURNEY_EXPLORER_HISTORY=0 make bench-quick`: without it
+
+
 def worker_env(base: Mapping[str, str], bootstrap: str, data_dir: Path, web_port: int) -> dict[str, str]:
-    env = {k: v for k, v in base.items() if not k.startswith(("KAFKA_", "JOURNEY_", "SCHEMA_REGISTRY"))}
+    env = {k: v for k, v in base.items()
+           if not k.startswith(("KAFKA_", "JOURNEY_", "SCHEMA_REGISTRY")) or k in PASSED_THROUGH}
     return {**env, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "JOURNEY_TANSU": "1", "JOURNEY_DATA_DIR": str(data_dir),
             "JOURNEY_APP_ID": WORKER_APP_ID, "JOURNEY_WEB_PORT": str(web_port), "JOURNEY_STORE": "rocksdb://",
             "JOURNEY_SESSION_TIMEOUT": "3"}  # Tansu joins take half the session timeout

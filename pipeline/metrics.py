@@ -35,6 +35,9 @@ class Metrics:
         self.recoveries = Counter(
             "journey_recoveries", "Payments recovered", ["decline_class", "variant", "recovered_by"], registry=r
         )
+        # Reason codes given with checkout (kind="payment") and refund (kind="refund") decisions: the top reasons.
+        self.decision_reasons = Counter("journey_decision_reasons", "Reason codes given with decisions",
+                                        ["kind", "code"], registry=r)
         # Refund decisions emitted.
         self.refund_decisions = Counter("journey_refund_decisions", "Refund decisions", ["outcome"], registry=r)
         # Notifications handed to notifiers.

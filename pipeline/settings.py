@@ -5,6 +5,7 @@ Nothing else in the project reads os.environ. Secrets are kept out of repr() so 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +44,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "web_port": ("JOURNEY_WEB_PORT", "port of /metrics for Prometheus"),
     "web_host": ("JOURNEY_WEB_HOST", "host name Faust puts in the URLs it generates"),
     "web_bind": ("JOURNEY_WEB_BIND", "interface the web server listens on (the image sets 0.0.0.0)"),
-    "api_token": ("JOURNEY_API_TOKEN", "when set, every web request but /metrics needs this bearer token"),
+    "api_token": ("JOURNEY_API_TOKEN", "when set, every web request but /metrics needs this bearer token; "
+                  "required when JOURNEY_WEB_BIND is not a loopback address"),
     "web_enabled": ("JOURNEY_WEB_ENABLED", "serve /metrics at all"),
     "timer_interval_s": ("JOURNEY_TIMER_INTERVAL", "seconds between publishing due retries and reminders"),
     "timer_clock": ("JOURNEY_TIMER_CLOCK", "wall: timers follow the clock; event: the latest event time (replays)"),
@@ -68,6 +70,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "max_id_chars": ("JOURNEY_MAX_ID_CHARS", "longer identifiers are dead-lettered before any output"),
     "align_max_hold_s": ("JOURNEY_ALIGN_MAX_HOLD_MS", "ms an event waits for the other inputs while catching up"),
     "align_max_held": ("JOURNEY_ALIGN_MAX_HELD", "most events held per partition while catching up"),
+    "explorer_history": ("JOURNEY_EXPLORER_HISTORY", "records (events and outputs) kept per customer for the "
+                         "explorer's timeline; 0: no history agent"),
 }
 
 
@@ -123,6 +127,9 @@ class Settings:
     # to be read past their time (agents/alignment.py) at most this long, and at most this many per partition
     align_max_hold_s: float = 5.0
     align_max_held: int = 20_000
+    # JOURNEY_EXPLORER_HISTORY: the last N raw records (inputs and outputs) kept per customer by a separate agent for
+    # the explorer's timeline and last decisions (agents/history.py); 0 turns that agent off
+    explorer_history: int = 40
 
     def __post_init__(self) -> None:
         if self.security_protocol not in SECURITY_PROTOCOLS:
@@ -136,6 +143,8 @@ class Settings:
                                 "KAFKA_SASL_PASSWORD")
         if self.replication_factor < 1:
             raise SettingsError("JOURNEY_REPLICATION_FACTOR must be at least 1")
+        if self.explorer_history < 0:
+            raise SettingsError("JOURNEY_EXPLORER_HISTORY must be 0 (off) or more")
 
     @property
     def embedded(self) -> bool:
@@ -163,6 +172,17 @@ class Settings:
     def production_broker(self) -> bool:
         """A broker that is neither embedded nor declared to be Tansu: development defaults are refused there."""
         return bool(self.bootstrap_servers) and not self.tansu
+
+    @property
+    def web_loopback_only(self) -> bool:
+        """The web server listens on a loopback address only (127.0.0.0/8, ::1, localhost)."""
+        bind = self.web_bind.strip("[]")
+        if bind == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(bind).is_loopback
+        except ValueError:  # a host name: it may resolve to anything
+            return False
 
     def fetch_wait_for(self, tansu: bool) -> int:
         """The consumer fetch wait to use against this broker (see fetch_wait_ms)."""
@@ -201,7 +221,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "data_dir": Path, "policy_path": Path, "declines_path": Path, "schemas_dir": Path, "ssl_cafile": Path,
     "partitions": int, "web_port": int, "replication_factor": int, "batch_max": int, "fetch_wait_ms": int,
     "producer_buffer": int, "producer_linger_ms": int, "max_value_bytes": int, "max_id_chars": int,
-    "align_max_held": int, "timer_interval_s": float, "session_timeout_s": float,
+    "align_max_held": int, "explorer_history": int, "timer_interval_s": float, "session_timeout_s": float,
     "batch_linger_s": _per_thousand, "align_max_hold_s": _per_thousand,
     "web_enabled": _bool, "tansu": _bool, "register_schemas": _bool, "link_secret": str.encode,
     "pseudonym_secret": str.encode,

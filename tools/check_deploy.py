@@ -53,7 +53,8 @@ def compose(*args: str, compose_file: Path = COMPOSE_FILE,
             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`docker-compose -f COMPOSE_FILE ARGS`; env defaults to ours, with placeholder secrets where it has none."""
     if env is None:
-        env = {"JOURNEY_LINK_SECRET": PLACEHOLDER_SECRET, "JOURNEY_PSEUDONYM_SECRET": PLACEHOLDER_SECRET, **os.environ}
+        env = {"JOURNEY_LINK_SECRET": PLACEHOLDER_SECRET, "JOURNEY_PSEUDONYM_SECRET": PLACEHOLDER_SECRET,
+               "JOURNEY_API_TOKEN": PLACEHOLDER_SECRET, **os.environ}
     command = [compose_binary(), "-f", str(compose_file), *args]
     return subprocess.run(command, capture_output=True, text=True, env=dict(env), timeout=120)  # noqa: S603
 

@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--customers", type=int, default=300, help="simulated customers (default 300)")
     d.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
     d.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for every decision (default 240)")
+    d.add_argument("--explore", action="store_true",
+                   help="after the summary, print the explorer's URL and keep the worker up until Enter or Ctrl-C")
 
     sub.add_parser("worker", help="run a worker: consume the input topics and emit decisions")
     sub.add_parser("broker", help="run the embedded Tansu broker until Ctrl-C")
@@ -116,7 +118,8 @@ def _broker(settings: Settings, args: argparse.Namespace) -> int:
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.demo import run_demo
 
-    return run_demo(settings, customers=args.customers, seed=args.seed, timeout_s=args.timeout)
+    return run_demo(settings, customers=args.customers, seed=args.seed, timeout_s=args.timeout,
+                    explore=args.explore)
 
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 Starts the embedded broker (or uses KAFKA_BOOTSTRAP_SERVERS), runs a real worker process (`journey worker`),
 publishes simulated traffic for a few hundred customers plus some broken and duplicated messages, waits until every
 payment attempt and refund request has its decision, stops everything and prints what was decided and why.
+With `explore`, the worker and the broker stay up after the summary, for the explorer, until Enter or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_demo(settings: Settings, customers: int, seed: int, timeout_s: float) -> int:
+def run_demo(settings: Settings, customers: int, seed: int, timeout_s: float, explore: bool = False) -> int:
     data_dir = settings.data_dir / "demo"
     shutil.rmtree(data_dir, ignore_errors=True)  # the embedded broker starts empty, so must the worker's tables
     data_dir.mkdir(parents=True)
@@ -58,7 +59,10 @@ def run_demo(settings: Settings, customers: int, seed: int, timeout_s: float) ->
         port = free_port()
         worker = _start_worker(settings, conn.bootstrap, conn.tansu, port)
         try:
-            return _drive(settings, conn, worker, port, customers, seed, timeout_s, started)
+            code = _drive(settings, conn, worker, port, customers, seed, timeout_s, started, explore)
+            if explore:
+                _explore(settings, port, worker)
+            return code
         finally:
             _stop(worker)
 
@@ -85,8 +89,21 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
             worker.wait()
 
 
+def _explore(settings: Settings, port: int, worker: subprocess.Popen[bytes]) -> None:
+    """Keep the worker (and the broker) up for the explorer until Enter, Ctrl-C or the end of standard input."""
+    token = " (with the bearer token of JOURNEY_API_TOKEN)" if settings.api_token else ""
+    say(f"Explorer: http://127.0.0.1:{port}/explorer/{token}")
+    say("The worker and the broker stay up for it: press Enter (or Ctrl-C) to stop them.")
+    if worker.poll() is not None:
+        say("      the worker has exited: nothing to explore")
+        return
+    with contextlib.suppress(EOFError, KeyboardInterrupt):
+        input()
+    say("stopping the worker and the broker")
+
+
 def _drive(settings: Settings, conn: Connection, worker: subprocess.Popen[bytes], port: int, customers: int,
-           seed: int, timeout_s: float, started: float) -> int:
+           seed: int, timeout_s: float, started: float, explore: bool = False) -> int:
     registry = registry_from_settings(settings.schema_registry_url, settings.data_dir)
     codec = Codec(registry, schemas_dir=settings.schemas_dir)
     labelled = simulation.generate(seed, customers, simulation_start(30), 30)
@@ -103,7 +120,8 @@ def _drive(settings: Settings, conn: Connection, worker: subprocess.Popen[bytes]
     outputs, dead = asyncio.run(_publish_and_collect(conn, codec, events, [*duplicates, *broken], port,
                                                      expected, worker, timeout_s))
     metrics = _scrape(port)
-    say("[5/5] stopping the worker and the broker")
+    say("[5/5] the summary; the worker stays up for the explorer" if explore else
+        "[5/5] stopping the worker and the broker")
     console.show(console.console(), *summarise(labelled, outputs, dead, expected, metrics, time.monotonic() - started))
     complete = Counter(type(o).__name__ for o in outputs)
     ok = (complete["PaymentDecision"] == expected["decisions"]

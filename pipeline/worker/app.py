@@ -1,8 +1,10 @@
 """The Faust application: one app per worker, configured from Settings, with the agents of agents/ registered.
 
-Secure by default: the web server listens on JOURNEY_WEB_BIND (127.0.0.1 unless set), serves /metrics and nothing
-of Faust's own pages (the /table pages would show customer state; /router, /graph and the statistics are off too),
-and with JOURNEY_API_TOKEN set every request but /metrics needs that bearer token.
+Secure by default: the web server listens on JOURNEY_WEB_BIND (127.0.0.1 unless set), serves /metrics, the
+explorer (pipeline/explorer) and nothing of Faust's own pages (the /table pages would show customer state; /router,
+/graph and the statistics are off too), and with JOURNEY_API_TOKEN set every request but /metrics and the explorer's
+static pages (which hold no data) needs that bearer token; beyond loopback the token is required
+(pipeline/worker/run.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.runtime import Runtime
-from agents.topology import register_agents
+from agents.topology import register_agents, register_history
+from pipeline.explorer import PUBLIC_PATHS, register_explorer
 from pipeline.kafka.security import broker_credentials
 
 
@@ -37,11 +40,12 @@ def build_version() -> str:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-OPEN_PATHS = frozenset({"/metrics", "/metrics/"})  # Prometheus scrapes without a token
+OPEN_PATHS = frozenset({"/metrics", "/metrics/", *PUBLIC_PATHS})  # Prometheus scrapes without a token; static pages
 
 
 def bearer_token_guard(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    """aiohttp middleware: 401 for any request but /metrics without `Authorization: Bearer <token>`."""
+    """aiohttp middleware: 401 for any request but /metrics and the explorer's static pages without
+    `Authorization: Bearer <token>`."""
     expected = f"Bearer {token}".encode()
 
     @web.middleware
@@ -89,6 +93,7 @@ def build_app(rt: Runtime, bootstrap: str, secured: bool = True) -> faust.App:
     quiet_libraries(s.log_level)
     rt.metrics.describe(build_version(), rt.policy.version)
     register_agents(app, rt)
+    histories = register_history(app, rt)
 
     # Faust's send-soon buffer (table changelog writes) holds 100 records by default and warns "producer buffer full"
     # when a batch writes more; a batch writes up to one record per customer.
@@ -99,4 +104,6 @@ def build_app(rt: Runtime, bootstrap: str, secured: bool = True) -> faust.App:
         # aiohttp refuses a charset inside content_type; Prometheus' text format is UTF-8 by definition
         return web.bytes(generate_latest(rt.metrics.registry), content_type=CONTENT_TYPE_LATEST.split("; charset")[0])
 
+    if s.web_enabled:
+        register_explorer(app, rt, histories)
     return app

@@ -35,6 +35,14 @@ def prepare(conn: Connection, settings: Settings) -> None:
     install_fetch_wait(settings.fetch_wait_for(conn.tansu))
 
 
+def check_web_access(settings: Settings) -> None:
+    """SettingsError when the web server (customer lookups, the explorer's pages) would answer beyond loopback
+    without a bearer token."""
+    if settings.web_enabled and not settings.web_loopback_only and not settings.api_token:
+        raise SettingsError(f"JOURNEY_WEB_BIND={settings.web_bind} serves customer data beyond this machine, so "
+                            "JOURNEY_API_TOKEN must be set (e.g. `openssl rand -hex 32`)")
+
+
 def check_web_port(settings: Settings) -> None:
     """SettingsError if the web port cannot be bound, so a busy port is one sentence, not Faust's traceback after
     the worker has joined its group. (A port taken between this check and Faust's bind still fails in Faust.)"""
@@ -64,6 +72,7 @@ def run_worker(settings: Settings) -> int:
         raise SettingsError("JOURNEY_PSEUDONYM_SECRET is not set: a worker on a real Kafka cluster needs its own "
                             "secret to pseudonymise identifiers (e.g. `openssl rand -hex 32`), not the public "
                             "development value")
+    check_web_access(settings)
     check_web_port(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of its datadir
     with connect(settings, start_embedded=True) as conn:

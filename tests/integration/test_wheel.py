@@ -119,6 +119,9 @@ def test_an_installed_worker_decides_on_the_embedded_broker(installed: Path, bro
         web = f"http://127.0.0.1:{env['JOURNEY_WEB_PORT']}"
         assert [status(f"{web}/metrics"), status(f"{web}/"), status(f"{web}/table/", "t0ken"),
                 status(f"{web}/", "t0ken")] == [200, 401, 404, 200]  # Faust's table pages are off, even with it
+        # the explorer's pages and scripts come from the installed package; its API needs the token
+        assert [status(f"{web}/explorer/"), status(f"{web}/explorer/static/customer.js"),
+                status(f"{web}/api/overview"), status(f"{web}/api/overview", "t0ken")] == [200, 200, 401, 200]
     finally:
         stop_process(proc)
     log_text = (tmp_path / "worker.log").read_text()

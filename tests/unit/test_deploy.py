@@ -21,22 +21,32 @@ def test_docker_compose_file_is_valid_for_compose_v2() -> None:
 
 def test_compose_refuses_to_start_without_a_link_secret() -> None:
     env = {k: v for k, v in os.environ.items() if k != "JOURNEY_LINK_SECRET"}
-    run = compose("config", "--quiet", env={**env, "JOURNEY_PSEUDONYM_SECRET": PLACEHOLDER_SECRET})
+    run = compose("config", "--quiet", env={**env, "JOURNEY_PSEUDONYM_SECRET": PLACEHOLDER_SECRET,
+                                            "JOURNEY_API_TOKEN": "api-token-for-this-test"})
     assert run.returncode != 0
     assert "required variable JOURNEY_LINK_SECRET is missing" in run.stderr
 
 
 def test_compose_refuses_to_start_without_a_pseudonym_secret() -> None:
     env = {k: v for k, v in os.environ.items() if k != "JOURNEY_PSEUDONYM_SECRET"}
-    run = compose("config", "--quiet", env={**env, "JOURNEY_LINK_SECRET": PLACEHOLDER_SECRET})
+    run = compose("config", "--quiet", env={**env, "JOURNEY_LINK_SECRET": PLACEHOLDER_SECRET,
+                                            "JOURNEY_API_TOKEN": "api-token-for-this-test"})
     assert run.returncode != 0
     assert "required variable JOURNEY_PSEUDONYM_SECRET is missing" in run.stderr
 
 
-def test_compose_runs_the_worker_against_apache_kafka_and_a_schema_registry() -> None:
+def test_compose_refuses_to_start_without_an_api_token() -> None:
     env = {k: v for k, v in os.environ.items() if k != "JOURNEY_API_TOKEN"}
-    secrets = {"JOURNEY_LINK_SECRET": PLACEHOLDER_SECRET, "JOURNEY_PSEUDONYM_SECRET": PLACEHOLDER_SECRET}
-    run = compose("config", "--format", "json", env={**env, **secrets})
+    run = compose("config", "--quiet", env={**env, "JOURNEY_LINK_SECRET": PLACEHOLDER_SECRET,
+                                            "JOURNEY_PSEUDONYM_SECRET": PLACEHOLDER_SECRET})
+    assert run.returncode != 0
+    assert "required variable JOURNEY_API_TOKEN is missing" in run.stderr
+
+
+def test_compose_runs_the_worker_against_apache_kafka_and_a_schema_registry() -> None:
+    secrets = {"JOURNEY_LINK_SECRET": PLACEHOLDER_SECRET, "JOURNEY_PSEUDONYM_SECRET": PLACEHOLDER_SECRET,
+               "JOURNEY_API_TOKEN": "api-token-for-this-test"}
+    run = compose("config", "--format", "json", env={**os.environ, **secrets})
     services = json.loads(run.stdout)["services"]
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
@@ -45,7 +55,7 @@ def test_compose_runs_the_worker_against_apache_kafka_and_a_schema_registry() ->
     assert worker_env["SCHEMA_REGISTRY_URL"].startswith("http://schema-registry")
     assert worker_env["JOURNEY_LINK_SECRET"] == worker_env["JOURNEY_PSEUDONYM_SECRET"] == PLACEHOLDER_SECRET
     assert worker_env["JOURNEY_REPLICATION_FACTOR"] == "1" and worker_env["JOURNEY_WEB_BIND"] == "0.0.0.0"  # noqa: S104
-    assert worker_env["JOURNEY_API_TOKEN"] == "", "unset by default: an empty variable counts as unset"
+    assert worker_env["JOURNEY_API_TOKEN"] == "api-token-for-this-test"
     assert worker_env["JOURNEY_REGISTER_SCHEMAS"] == "1"
 
 

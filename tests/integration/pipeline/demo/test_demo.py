@@ -68,3 +68,44 @@ def test_demo_decides_every_attempt_through_the_real_broker_and_cleans_up(tmp_pa
     assert any(" broker --listener-url " in c for c in commands), commands  # the embedded Tansu was seen
     assert any(c.endswith("-m pipeline.cli worker") for c in commands), commands  # and the worker
     assert leftover == []
+
+
+def test_demo_explore_keeps_the_worker_up_for_the_explorer_until_enter_then_stops_everything(tmp_path: Path) -> None:
+    import json
+    import urllib.request
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "JOURNEY_", "SCHEMA_REGISTRY"))}
+    with open(tmp_path / "demo.out", "w") as stdout:  # a file: a full pipe would block the demo's summary
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "demo", "--customers", "12", "--explore"],
+                                env={**env, "JOURNEY_DATA_DIR": str(tmp_path / "data")}, stdin=subprocess.PIPE,
+                                stdout=stdout, stderr=subprocess.PIPE, text=True)
+    seen: set[Process] = set()
+    try:
+        url, lines = None, []
+        deadline = time.monotonic() + 400
+        while url is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()  # type: ignore[union-attr]
+            assert line, "the demo ended before printing the explorer's URL:\n" + "".join(lines)
+            lines.append(line)
+            seen |= descendants(proc.pid)
+            found = re.search(r"Explorer: (http://127\.0\.0\.1:\d+/explorer/)", line)
+            url = found.group(1) if found else None
+        assert url is not None, "".join(lines)
+        seen |= descendants(proc.pid)
+        with urllib.request.urlopen(url, timeout=10) as page:  # noqa: S310 - loopback
+            assert page.status == 200 and "payment-journey explorer" in page.read().decode()
+        with urllib.request.urlopen(url.replace("/explorer/", "/api/overview"), timeout=10) as answer:  # noqa: S310
+            overview = json.loads(answer.read())
+        assert sum(overview["decisions"].values()) > 0, "the worker still holds what the demo decided"
+        assert proc.poll() is None, "the demo waits for Enter"
+        _, err = proc.communicate("\n", timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    leftover = sorted(f"{p.pid} {p.command}" for p in seen if p.running)
+    kill_all(seen)
+    assert proc.returncode == 0, err[-3000:]
+    assert "What came out" in (tmp_path / "demo.out").read_text() and "stopping the worker and the broker" in err
+    assert any(c.command.endswith("-m pipeline.cli worker") for c in seen)
+    assert leftover == [], "Enter stops the worker and the broker"

@@ -52,7 +52,30 @@ async def test_with_a_token_everything_but_metrics_needs_it() -> None:
     assert await _status(guard, "/", "Bearer s3cret") == 200
 
 
+async def test_the_explorer_pages_hold_no_data_and_need_no_token_but_its_api_does() -> None:
+    guard = bearer_token_guard("s3cret")
+    assert await _status(guard, "/explorer/") == 200
+    assert await _status(guard, "/explorer/static/customer.js") == 200
+    assert await _status(guard, "/explorer/static/other.js") == 401
+    assert await _status(guard, "/api/customers/c1") == 401
+    assert await _status(guard, "/api/overview") == 401
+    assert await _status(guard, "/api/customers/c1", "Bearer s3cret") == 200
+
+
+def test_the_explorer_is_routed_on_the_web_server(tmp_path: Path) -> None:
+    routes = {r.resource.canonical for r in app_for(tmp_path).web.web_app.router.routes()}  # type: ignore[union-attr]
+    assert {"/api/customers/{customer_id}", "/api/overview", "/explorer/", "/explorer/customer",
+            "/explorer/reviews", "/explorer/static/explorer.js"} <= routes
+
+
 def test_the_token_installs_the_guard_and_no_token_installs_none(tmp_path: Path) -> None:
     assert app_for(tmp_path).conf.web_application_options == {}
     options = app_for(tmp_path / "t", api_token="s3cret").conf.web_application_options
     assert len(options["middlewares"]) == 1
+
+
+def test_the_history_agent_and_its_table_exist_only_when_the_setting_keeps_records(tmp_path: Path) -> None:
+    on = app_for(tmp_path)
+    assert "customer-history" in on.tables and "keep_history" in {a.name for a in on.agents.values()}
+    off = app_for(tmp_path / "off", explorer_history=0)
+    assert "customer-history" not in off.tables and "keep_history" not in {a.name for a in off.agents.values()}

@@ -2,8 +2,12 @@
 
 Off the customer agent's hot path: a separate agent reads the input and output topics (co-partitioned with the
 customer agent, so a customer's records arrive where their history is kept) and appends each record's bytes as they
-came, undecoded, to the customer's value in the `customer-history` table, keeping the newest N. Nothing is decoded
-here; pipeline/explorer decodes a customer's records when someone asks for them. A record delivered again after a
+came, to the customer's value in the `customer-history` table, keeping the newest N. Outputs are kept as they
+came (they hold pseudonyms at most: the step only ever sees pseudonymised events). Inputs are raw as the upstream
+services wrote them, so they are kept only redacted (`Redact`: identifiers as their pseudonyms, names and user
+agents emptied, re-encoded); an input that does not decode is not kept (the customer agent dead-letters it). A
+tombstone on `customers` (an erasure) deletes the customer's history. pipeline/explorer decodes a customer's
+records when someone asks for them. A record delivered again after a
 restart has the same bytes (outputs are deterministic), so it is not appended twice.
 
 A value: repeated (topic index into HISTORY_TOPICS: 1 byte, length: unsigned LEB128, the record's bytes), oldest
@@ -12,15 +16,18 @@ first. Records larger than MAX_RECORD_BYTES are left out, so a value stays small
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 
 from agents.customer_events import Bind, Incoming, no_bind
-from pipeline.topics import INPUT_TOPICS, OUTPUT_TOPICS
+from pipeline.topics import ERASURE_TOPIC, INPUT_TOPICS, OUTPUT_TOPICS
 
-HISTORY_TOPICS = (*INPUT_TOPICS, *OUTPUT_TOPICS)
+HISTORY_TOPICS = (*INPUT_TOPICS, *(t for t in OUTPUT_TOPICS if t != "erasures"))  # an erased customer has none
 MAX_RECORD_BYTES = 8 * 1024
 MAX_KEY_BYTES = 512
-Entry = tuple[str, bytes]  # (topic, the record's bytes as consumed)
+Entry = tuple[str, bytes]  # (topic, the record's bytes as kept)
+Redact = Callable[[bytes], Awaitable[bytes | None]]
+"""redact(input record's bytes) -> the bytes to keep (pseudonymised, re-encoded), or None to keep nothing."""
+ERASE_ON = ERASURE_TOPIC  # a tombstone on `customers` erases the customer (agents/customer_events.py)
 
 _INDEX = {t: i for i, t in enumerate(HISTORY_TOPICS)}
 
@@ -76,25 +83,40 @@ def appended(current: Sequence[Entry], new: Iterable[Entry], limit: int) -> list
 class History:
     """Appends batches of consumed records to their customers' histories, one table write per customer per batch."""
 
-    def __init__(self, histories: MutableMapping[str, bytes | None], limit: int, bind: Bind = no_bind) -> None:
-        self.histories, self.limit, self.bind = histories, limit, bind
+    def __init__(self, histories: MutableMapping[str, bytes | None], limit: int, redact: Redact,
+                 bind: Bind = no_bind) -> None:
+        self.histories, self.limit, self.redact, self.bind = histories, limit, redact, bind
 
-    def process_batch(self, messages: Iterable[Incoming]) -> None:
+    async def process_batch(self, messages: Iterable[Incoming]) -> None:
         grouped: dict[str, list[Entry]] = {}
         source: dict[str, Incoming] = {}
+        erased: set[str] = set()
         for msg in messages:
-            if (not msg.key or msg.value is None or len(msg.key) > MAX_KEY_BYTES or msg.topic not in _INDEX
-                    or len(msg.value) > MAX_RECORD_BYTES):
+            if not msg.key or len(msg.key) > MAX_KEY_BYTES or msg.topic not in _INDEX:
                 continue
             try:
                 cid = msg.key.decode()
             except UnicodeDecodeError:
                 continue
-            grouped.setdefault(cid, []).append((msg.topic, msg.value))
-            source[cid] = msg
+            if msg.value is None:
+                if msg.topic == ERASE_ON:  # an erasure: what was kept goes, and what came before it in this batch
+                    erased.add(cid)
+                    grouped.pop(cid, None)
+                    source[cid] = msg
+                continue
+            if len(msg.value) > MAX_RECORD_BYTES:
+                continue
+            data = await self.redact(msg.value) if msg.topic in INPUT_TOPICS else msg.value
+            if data is not None:
+                grouped.setdefault(cid, []).append((msg.topic, data))
+                source[cid] = msg
+        for cid in erased:
+            self.bind(source[cid])
+            if self.histories.get(cid) is not None:
+                del self.histories[cid]
         for cid, new in grouped.items():
             self.bind(source[cid])  # Faust writes a table key to the partition of the current event
-            current = unpack(self.histories.get(cid))
+            current = [] if cid in erased else unpack(self.histories.get(cid))
             updated = appended(current, new, self.limit)
             if updated != current:
                 self.histories[cid] = pack(updated)

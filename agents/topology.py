@@ -27,11 +27,12 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from agents.alignment import TP, Aligner
 from agents.consumer_gauges import INTERVAL_S, ConsumerGauges
-from agents.customer_events import CustomerEvents, Headers, Incoming, Producer
+from agents.customer_events import CustomerEvents, Headers, Incoming, Producer, wait_for_registry
 from agents.due_timer import CatchUp, DueTimer
 from agents.history import HISTORY_TOPICS, History
 from agents.identity_index import IdentityIndex
 from agents.rules.identity import IdentityNode, merge
+from pipeline.errors import DecodeError
 from pipeline.topics import INPUT_TOPICS
 from pipeline.wire import state_codec
 
@@ -146,12 +147,22 @@ def register_history(app: faust.App, rt: Runtime) -> Any | None:
     if limit <= 0:
         return None
     histories = app.Table("customer-history", key_type=str, value_type=bytes, default=None)
-    body = History(histories, limit, bind)
+    pseudonyms = rt.context.pseudonyms
+
+    async def redact(data: bytes) -> bytes | None:
+        """An input record as the history may keep it: decoded, pseudonymised, re-encoded (None: it never decodes)."""
+        try:
+            event = await wait_for_registry(rt, lambda: rt.codec.decode(data))
+        except DecodeError:
+            return None
+        return rt.codec.encode(pseudonyms.redacted(event))
+
+    body = History(histories, limit, redact, bind)
 
     @app.agent(app.topic(*HISTORY_TOPICS), name="keep_history", concurrency=1)
     async def keep_history(stream: Any) -> None:
         async for events in stream.take_events(HISTORY_BATCH_MAX, HISTORY_LINGER_S):
-            body.process_batch([incoming(e) for e in events])
+            await body.process_batch([incoming(e) for e in events])
 
     return histories
 

@@ -84,6 +84,14 @@ class Pseudonyms:
         return replace(event, **changes) if changes else event
 
 
+    def redacted(self, event: Any) -> Any:
+        """The event as it may be kept outside the rules (the explorer's history): identifiers as pseudonyms and
+        the personal fields no rule keeps (NOT_KEPT) emptied, a missing one left missing."""
+        event = self.event(event)
+        blanks = {f.name: "" for f in fields(event) if f.name in NOT_KEPT and getattr(event, f.name)}
+        return replace(event, **blanks) if blanks else event
+
+
 DEV_PSEUDONYMS = Pseudonyms(DEV_KEY)
 
 

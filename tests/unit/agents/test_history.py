@@ -1,4 +1,5 @@
-"""The history agent's body keeps each customer's last records raw, bounded, once each, one write per batch."""
+"""The history agent's body keeps each customer's last records (inputs redacted), bounded, once each, one write per
+batch, and forgets a customer on erasure."""
 
 from __future__ import annotations
 
@@ -41,19 +42,39 @@ def msg(topic: str, key: bytes | None, value: bytes | None, offset: int = 0) -> 
     return Incoming(topic, 0, offset, key, value)
 
 
-def test_a_batch_writes_each_customer_once_and_skips_what_it_cannot_keep() -> None:
+async def redact(data: bytes) -> bytes | None:
+    """Stands in for decode -> pseudonymise -> encode: marks what it kept; b"garbage" does not decode."""
+    return None if data == b"garbage" else b"redacted:" + data
+
+
+async def test_a_batch_writes_each_customer_once_and_skips_what_it_cannot_keep() -> None:
     table = Table()
-    body = History(table, limit=3)
-    body.process_batch([
+    body = History(table, limit=3, redact=redact)
+    await body.process_batch([
         msg("payments", b"c1", b"attempt"), msg("decisions", b"c1", b"decision"), msg("devices", b"c2", b"seen"),
         msg("payments", None, b"no key"), msg("payments", b"c3", None), msg("payments", b"\xff\xfe", b"bad key"),
         msg("payments", b"c4", b"x" * (MAX_RECORD_BYTES + 1)), msg("identity-links", b"c5", b"not kept"),
     ])
     assert sorted(table.writes) == ["c1", "c2"]
-    assert unpack(table["c1"]) == [("payments", b"attempt"), ("decisions", b"decision")]
-    body.process_batch([msg("decisions", b"c1", b"decision"), msg("refunds", b"c1", b"r1"),
-                        msg("refunds", b"c1", b"r2")])  # a redelivered decision, then two more
-    assert unpack(table["c1"]) == [("decisions", b"decision"), ("refunds", b"r1"), ("refunds", b"r2")]
+    assert unpack(table["c1"]) == [("payments", b"redacted:attempt"), ("decisions", b"decision")]
+    await body.process_batch([msg("decisions", b"c1", b"decision"), msg("refunds", b"c1", b"r1"),
+                              msg("refunds", b"c1", b"r2")])  # a redelivered decision, then two more
+    assert unpack(table["c1"]) == [("decisions", b"decision"), ("refunds", b"redacted:r1"),
+                                   ("refunds", b"redacted:r2")]
     table.writes.clear()
-    body.process_batch([msg("decisions", b"c1", b"decision")])  # nothing new: no write
-    assert table.writes == []
+    await body.process_batch([msg("decisions", b"c1", b"decision"), msg("payments", b"c1", b"garbage")])
+    assert table.writes == []  # nothing new (a redelivery, and an input that does not decode): no write
+
+
+async def test_an_erasure_deletes_the_history_and_what_came_before_it_in_the_batch() -> None:
+    table = Table()
+    body = History(table, limit=5, redact=redact)
+    await body.process_batch([msg("payments", b"c1", b"a1"), msg("payments", b"c2", b"a2")])
+    await body.process_batch([msg("decisions", b"c1", b"d1"), msg("customers", b"c1", None),
+                              msg("erasures", b"c1", b"erased"), msg("payments", b"c1", b"new")])
+    assert unpack(table["c1"]) == [("payments", b"redacted:new")]  # only what came after (the CustomerErased not)
+    assert unpack(table["c2"]) == [("payments", b"redacted:a2")]
+    await body.process_batch([msg("customers", b"c2", None)])
+    assert "c2" not in table
+    await body.process_batch([msg("payments", b"c3", None)])  # a null on another topic erases nothing
+    assert "c3" not in table

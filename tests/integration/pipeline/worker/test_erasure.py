@@ -20,7 +20,7 @@ from agents.rules.events import (
 )
 from agents.rules.identity import IdentityNode
 from agents.rules.journey import CustomerState
-from agents.rules.pseudonyms import DEV_PSEUDONYMS, FIELD_KINDS, Pseudonyms
+from agents.rules.pseudonyms import DEV_PSEUDONYMS, FIELD_KINDS, NOT_KEPT, Pseudonyms
 from pipeline.kafka.clients import consume
 from pipeline.sim import generate, simulation_start
 from pipeline.wire import state_codec
@@ -28,7 +28,8 @@ from tests.integration.support import collect, journey, journey_env, worker, wri
 
 pytestmark = pytest.mark.integration
 APP = "payment-journey"
-STATE, DUE, INDEX = (f"{APP}-{t}-changelog" for t in ("customer-state", "due-index", "identity-index"))
+STATE, DUE, INDEX, HISTORY = (f"{APP}-{t}-changelog"
+                              for t in ("customer-state", "due-index", "identity-index", "customer-history"))
 HOUR = 3_600_000
 SECRET = "integration-test-pseudonym-secret"
 
@@ -68,16 +69,19 @@ def test_no_raw_identifier_reaches_the_changelogs_or_identity_links(broker: Any,
         assert journey("publish", str(write_jsonl(tmp_path / "e.jsonl", events)), env=env).returncode == 0
         collect(broker.bootstrap, tmp_path, ["decisions"],
                 lambda g: {r.payment_id for _, r, _ in g} >= attempts, timeout=180, settle=4)
-    records = read_raw(broker.bootstrap, [STATE, INDEX, "identity-links"])
-    stored = {t: [v for tt, _, v in records if tt == t and v] for t in (STATE, INDEX, "identity-links")}
+    records = read_raw(broker.bootstrap, [STATE, INDEX, "identity-links", HISTORY])
+    stored = {t: [v for tt, _, v in records if tt == t and v] for t in (STATE, INDEX, "identity-links", HISTORY)}
     customers = {e.customer_id for e in events}
     assert set(latest(records, STATE)) == customers, "every customer's state is in the changelog"
+    assert set(latest(records, HISTORY)) == customers, "the explorer's history keeps every customer's records"
     assert stored[INDEX] and stored["identity-links"]
     blob = b"\n".join(k or b"" for _, k, _ in records) + b"\n" + b"\n".join(v for vs in stored.values() for v in vs)
     raw = raw_identifiers(events)
     emails = {e.claimant_email.strip().lower() for e in events if isinstance(e, RefundRequested)}
     assert len(raw) > 50 and emails
-    leaked = sorted(v for v in raw | emails if v.encode() in blob)
+    names = {n for e in events for f in NOT_KEPT if isinstance(n := getattr(e, f, None), str) and len(n) > 3}
+    assert names
+    leaked = sorted(v for v in raw | emails | names if v.encode() in blob)
     assert leaked == [], f"raw identifiers stored: {leaked[:5]}"
     # ... and they are there, as pseudonyms under the configured key (not the development one)
     ours, dev = Pseudonyms(SECRET.encode()), DEV_PSEUDONYMS
@@ -134,8 +138,9 @@ def test_journey_erase_removes_the_customer_from_every_table_and_the_index(broke
     (confirmation,) = [r for _, r, _ in got]
     assert type(confirmation).__name__ == "CustomerErased" and confirmation.customer_id == gone
 
-    records = read_raw(broker.bootstrap, [STATE, DUE, INDEX, "identity-links"])
+    records = read_raw(broker.bootstrap, [STATE, DUE, INDEX, "identity-links", HISTORY])
     assert latest(records, STATE)[gone] is None, "the customer-state changelog ends in a tombstone"
+    assert latest(records, HISTORY)[gone] is None, "the explorer's history of the customer ends in a tombstone"
     assert latest(records, DUE)[gone] is None, "the due-index changelog ends in a tombstone"
     nodes = {k: state_codec.loads(IdentityNode, v) for k, v in latest(records, INDEX).items() if v}
     shared = DEV_PSEUDONYMS.identifier("device", "dev-shared")

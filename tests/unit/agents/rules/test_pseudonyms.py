@@ -65,3 +65,18 @@ def test_the_key_id_names_the_key_without_being_it() -> None:
 def test_a_masked_identifier_keeps_its_kind_and_a_few_characters() -> None:
     ident = A.identifier("card", "fp-1")
     assert masked(ident) == f"card:{ident[5:11]}…" and masked("ip:ab") == "ip:ab"
+
+
+def test_a_redacted_event_keeps_no_identifier_and_no_name() -> None:
+    """What the explorer's history may keep of an input: pseudonyms, and the personal fields no rule keeps emptied."""
+    from agents.rules.events import RefundRequested
+
+    claim = RefundRequested(event_id="e", customer_id="c", occurred_at=1, refund_id="r", order_id="o",
+                            amount_minor=100, currency="EUR", reason="damaged", claimant_name="Ada Lovelace",
+                            claimant_email="Ada@Example.org", device_id="dev-1", shipping_address_id="addr-1",
+                            card_fingerprint="card-1")
+    kept = A.redacted(claim)
+    assert kept.claimant_name == "" and kept.claimant_email == A.of("email", "ada@example.org")
+    assert (kept.device_id, kept.card_fingerprint) == (A.of("device", "dev-1"), A.of("card", "card-1"))
+    assert "Ada" not in repr(kept) and "dev-1" not in repr(kept)
+    assert (kept.refund_id, kept.amount_minor) == ("r", 100)

@@ -13,7 +13,9 @@ dicts and a recording producer.
 3. every output and dead letter of the batch is handed to the producer without waiting for each, then the batch
    waits until the broker has acknowledged all of them (failed sends are retried, with the same bytes, until they
    succeed: the partition waits rather than skip a decision);
-4. only then is each changed customer's state written, once per batch (one table write, one changelog record);
+4. only then is each changed customer's state written, once per batch (one table write, one changelog record),
+   and with it the customer's entries in the small index tables derived from it (`due-index`: their next due time;
+   `review-queue`: their open review cases), so an index is never ahead of the state it derives from either;
 5. Faust acks the batch's messages when this returns; offsets are committed after that, and Faust flushes the
    producer (so the changelog records of step 4) before it commits.
 
@@ -35,9 +37,9 @@ from typing import Any, TypeVar
 
 from agents.alignment import TP, Aligner
 from agents.rules import dunning, journey
-from agents.rules.events import DueAction, InputEvent
 from agents.rules.identity import IdentityNode
-from agents.rules.journey import CustomerState
+from agents.rules.journey import CustomerState, Event
+from agents.rules.reviews import OpenReviews
 from agents.runtime import Runtime
 from pipeline.errors import DecodeError, RegistryError, SchemaLookupNeeded
 from pipeline.topics import INPUT_TOPICS
@@ -158,7 +160,10 @@ class _Batch:
 
 
 class CustomerEvents:
-    """Processes batches of messages from the input topics and dunning-due, keyed by customer id."""
+    """Processes batches of messages from the input topics, dunning-due and account-flags, keyed by customer id.
+
+    Every output is keyed by its own customer_id: the customer's, except a flag for a linked account
+    (AccountFlagged), which must land on that account's partition."""
 
     def __init__(
         self,
@@ -170,8 +175,10 @@ class CustomerEvents:
         bind: Bind = no_bind,
         aligner: Aligner | None = None,
         read_up: Callable[[TP, Mapping[TP, int]], Awaitable[bool]] | None = None,
+        review_queue: MutableMapping[str, bytes | None] | None = None,
     ) -> None:
         self.rt, self.customers, self.due_index, self.identities = rt, customers, due_index, identities
+        self.review_queue = review_queue  # customer id -> OpenReviews bytes, only for customers with open cases
         self.producer, self.bind = producer, bind
         self.aligner, self._read_up = aligner, read_up
         self.ctx = rt.context
@@ -210,6 +217,7 @@ class CustomerEvents:
                 self.customers[cid] = data
                 self._remember(cid, data, state)
                 self._index_due(cid, dunning.next_due(state.dunning))
+                self._index_reviews(cid, state)
             for tp, next_read in self.read.items():
                 held = self.aligner.lowest_held(tp) if self.aligner is not None else None
                 self.processed[tp] = next_read if held is None else held
@@ -242,19 +250,20 @@ class CustomerEvents:
     async def _tp_read_up(self, tp: TP) -> bool:
         return self._read_up is not None and await self._read_up(tp, self.read)
 
-    def _one(self, msg: Incoming, event: InputEvent | DueAction, batch: _Batch) -> None:
+    def _one(self, msg: Incoming, event: Event, batch: _Batch) -> None:
         cid = event.customer_id
         if cid not in batch.states:
             self.bind(msg)  # Faust reads a table key from the current event's partition
             batch.states[cid] = self._load(cid)
-        links = {i: self._node(i, batch) for i in journey.identifiers_needed(event)}
+        links = {i: self._node(i, batch) for i in journey.identifiers_needed(event, batch.states[cid])}
         try:
             step = journey.handle(batch.states[cid], event, links, self.rt.policy, self.ctx)
             if step.duplicate:
                 self.rt.metrics.duplicates.labels(msg.topic).inc()
                 return
             key = cid.encode()
-            out = [Outgoing(r.TOPIC, key, self.rt.codec.encode(r), cloudevent_headers(r, self._source))
+            out = [Outgoing(r.TOPIC, key if r.customer_id == cid else r.customer_id.encode(),
+                            self.rt.codec.encode(r), cloudevent_headers(r, self._source))
                    for r in (*step.outputs, *step.links)]
         except Exception as err:  # noqa: BLE001 - a rule or encoding bug parks this event, never the partition
             log.exception("step failed for an event on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
@@ -313,6 +322,19 @@ class CustomerEvents:
                 del self.due_index[cid]  # a tombstone: raw table values are bytes, never None
         elif known != str(next_due).encode():
             self.due_index[cid] = str(next_due).encode()
+
+    def _index_reviews(self, cid: str, state: CustomerState) -> None:
+        """Keep the customer's entry in the review queue equal to their open cases (none: no entry)."""
+        if self.review_queue is None:
+            return
+        known = self.review_queue.get(cid)
+        if not state.reviews.open:
+            if known is not None:
+                del self.review_queue[cid]
+            return
+        data = state_codec.dumps(OpenReviews(customer_id=cid, cases=state.reviews.open))
+        if known != data:
+            self.review_queue[cid] = data
 
     def _count(self, batch: _Batch, seconds: float) -> None:
         m = self.rt.metrics

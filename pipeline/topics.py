@@ -35,6 +35,7 @@ _SOURCES = (
     Topic("orders", "input", "order service", "worker"),
     Topic("refunds", "input", "returns service", "worker"),
     Topic("customers", "input", "account service", "worker"),
+    Topic("reviews", "input", "explorer / back office", "worker"),
     Topic("decisions", "output", "worker",
           "checkout (approve/challenge/decline, exemption, method, perks), analysts"),
     Topic("dunning", "output", "worker", "payment service (performs `retry_due`), analysts"),
@@ -43,6 +44,7 @@ _SOURCES = (
     Topic("refund-decisions", "output", "worker", "returns service, analysts"),
     Topic("dunning-due", "internal", "worker's timer", "worker (internal)"),
     Topic("identity-links", "internal", "worker", "worker's identity index (internal)", "(one per source event)"),
+    Topic("account-flags", "internal", "worker", "worker (internal)", "(one per linked account)"),
 )
 INPUT_TOPICS = tuple(t.name for t in _SOURCES if t.kind == "input")
 OUTPUT_TOPICS = tuple(t.name for t in _SOURCES if t.kind == "output")

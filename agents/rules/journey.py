@@ -1,8 +1,9 @@
 """One customer's journey: the single pure step that the live agent and `journey replay` both run.
 
-`handle(state, event, links, policy, ctx)` folds one input event (or a due timer action) into the customer's state and
-returns the records to emit: checkout decisions, dunning steps, notifications, recoveries, refund decisions and
-identity links. Time is the event's own time, so a replay of the same events yields the same records.
+`handle(state, event, links, policy, ctx)` folds one input event (or a due timer action, or a flag from a linked
+account) into the customer's state and returns the records to emit: checkout decisions, dunning steps, notifications,
+recoveries, refund decisions, flags for linked accounts (keyed by *their* customer id: AccountFlagged) and identity
+links. Time is the event's own time, so a replay of the same events yields the same records.
 
 Before an event at time t is applied, the customer's scheduled retries and reminders due at or before t fire, in
 order: a replay and a live worker that had no timer tick in between produce the same timeline.
@@ -14,10 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agents.rules import checkout, dunning, ledger, profile, refunds
+from agents.rules import checkout, dunning, ledger, profile, refunds, reviews
 from agents.rules.declines import classify
 from agents.rules.dunning import experiments
 from agents.rules.events import (
+    AccountFlagged,
     Chargeback,
     CustomerPreferencesUpdated,
     DeviceSeen,
@@ -29,6 +31,7 @@ from agents.rules.events import (
     PaymentFailed,
     PaymentSucceeded,
     RefundRequested,
+    ReviewVerdict,
 )
 from agents.rules.identity import IdentityNode, changes, identifier, link
 from agents.rules.policy import Policy
@@ -46,6 +49,7 @@ class CustomerState:
     prefs: Preferences
     payments: tuple[ledger.PaymentRef, ...] = ()
     recent_event_ids: tuple[str, ...] = ()  # newest first; the deduplication window
+    reviews: reviews.ReviewState = reviews.ReviewState()  # open review cases, verdicts, flags from linked accounts
 
     @classmethod
     def empty(cls, customer_id: str) -> CustomerState:
@@ -68,19 +72,26 @@ class Context:
 @dataclass(frozen=True, slots=True)
 class Step:
     state: CustomerState
-    outputs: tuple[Any, ...]  # records from agents.rules.events, each knows its TOPIC
+    outputs: tuple[Any, ...]  # records from agents.rules.events, each knows its TOPIC; keyed by their customer_id
     links: tuple[IdentityLinked, ...] = ()
     duplicate: bool = False
 
 
-def identifiers_needed(event: InputEvent | DueAction) -> tuple[str, ...]:
-    """Identity-index keys whose nodes the step reads for this event (fetched by the caller beforehand)."""
+Event = InputEvent | DueAction | AccountFlagged
+"""What the customer agent consumes: the input topics, the timer's dunning-due and linked accounts' account-flags."""
+
+
+def identifiers_needed(event: Event, state: CustomerState | None = None) -> tuple[str, ...]:
+    """Identity-index keys whose nodes the step reads for this event (fetched by the caller beforehand). A review
+    verdict needs the customer's state (`state`, as the step will receive it) to know its case's identifiers."""
     if isinstance(event, PaymentAttempted):
         return ledger.identifiers_of_attempt(event)
     if isinstance(event, RefundRequested):
         return _claim_identifiers(event)
     if isinstance(event, DeviceSeen):
         return _device_identifiers(event)
+    if isinstance(event, ReviewVerdict) and state is not None:
+        return reviews.case_identifiers(state.reviews, state.payments, event)
     return ()
 
 
@@ -100,7 +111,7 @@ def _claim_identifiers(r: RefundRequested) -> tuple[str, ...]:
 
 def handle(
     state: CustomerState | None,
-    event: InputEvent | DueAction,
+    event: Event,
     links: Mapping[str, IdentityNode | None],
     policy: Policy,
     ctx: Context,
@@ -110,8 +121,12 @@ def handle(
         return Step(state=state, outputs=(), duplicate=True)
     state = replace(state, recent_event_ids=(event.event_id, *state.recent_event_ids)[:MAX_REMEMBERED_EVENT_IDS])
     state, fired = fire_due(state, event.occurred_at, policy, ctx)
+    if state.reviews.open:
+        state = replace(state, reviews=reviews.expire(state.reviews, event.occurred_at, policy.reviews))
     if isinstance(event, DueAction):
         return Step(state=state, outputs=tuple(fired))
+    if isinstance(event, AccountFlagged):
+        return Step(state=replace(state, reviews=reviews.apply_flag(state.reviews, event)), outputs=tuple(fired))
     known = {k: v for k, v in links.items() if v is not None}
     state, outputs, new_links = _apply(state, event, known, policy, ctx)
     return Step(state=state, outputs=(*fired, *outputs), links=tuple(new_links))
@@ -134,9 +149,15 @@ def fire_due(state: CustomerState, until: int, policy: Policy, ctx: Context) -> 
 
 
 def in_good_standing(state: CustomerState, policy: Policy, now: int) -> bool:
-    """Refund abusers and customers with their own bad history get no offers and no instant refunds."""
+    """Refund abusers, customers with their own bad history, customers a reviewer confirmed as fraud or abuse and
+    accounts linked to a flagged one get no offers and no instant refunds."""
     return not (refunds.is_refund_abuser(state.refunds, policy.refunds, now)
-                or checkout.has_bad_history(state.profile, policy.checkout, now))
+                or checkout.has_bad_history(state.profile, policy.checkout, now)
+                or standing_of(state, policy, now).withholding is not None)
+
+
+def standing_of(state: CustomerState, policy: Policy, now: int) -> reviews.Standing:
+    return reviews.standing(state.reviews, policy.reviews, now)
 
 
 def _dunning_ctx(state: CustomerState, payment: ledger.PaymentRef | None, policy: Policy, ctx: Context,
@@ -161,19 +182,36 @@ def _apply(
     payment = ledger.find(state.payments, event.payment_id) if hasattr(event, "payment_id") else None
 
     if isinstance(event, PaymentAttempted):
-        verdict = checkout.decide(state.profile, links, event, policy.checkout, now, policy.version)
+        verdict = checkout.decide(state.profile, links, event, policy.checkout, now, policy.version,
+                                  standing_of(state, policy, now))
         outputs.append(verdict)
         payment = replace(ledger.ref_of(event), checkout_outcome=verdict.outcome)
         state = replace(state, payments=ledger.remember(state.payments, payment))
+        if checkout.is_grey_zone(verdict):
+            opened = reviews.payment_case(verdict, event, payment.identifiers)
+            state = replace(state, reviews=reviews.open_case(state.reviews, opened))
         new_links.append(_link(links, payment.identifiers, state.customer_id, now, "seen", event.event_id))
     elif isinstance(event, RefundRequested):
+        claimed = _claim_identifiers(event)
         decision, notice = refunds.decide_refund(
-            state.refunds, links, event, state.prefs, policy.refunds, now, policy.version
+            state.refunds, links, event, state.prefs, policy.refunds, now, policy.version,
+            standing_of(state, policy, now),
         )
         outputs += [decision, notice]
+        if refunds.judged_serial(decision):  # the actor's other accounts lose instant refunds and offers too
+            outputs += reviews.flags_for_linked(state.customer_id, links, "serial_refund_abuse", event.event_id,
+                                                now, policy.reviews)
         state = replace(state, refunds=refunds.record_decision(state.refunds, decision))
-        new_links.append(_link(links, _claim_identifiers(event), state.customer_id, now, "claim", event.event_id,
+        if (case := reviews.refund_case(decision, event, claimed)) is not None:
+            state = replace(state, reviews=reviews.open_case(state.reviews, case))
+        new_links.append(_link(links, claimed, state.customer_id, now, "claim", event.event_id,
                                event.reason, event.refund_id))
+    elif isinstance(event, ReviewVerdict):
+        judged, flags = reviews.on_verdict(state.reviews, event, links, policy.reviews)
+        state = replace(state, reviews=judged)
+        if event.case_kind == "refund" and event.verdict in reviews.CLEARING:
+            state = replace(state, refunds=refunds.clear_claim(state.refunds, event.case_id))
+        outputs += flags
     elif isinstance(event, DeviceSeen):
         new_links.append(_link(links, _device_identifiers(event), state.customer_id, now, "seen", event.event_id))
     elif isinstance(event, Chargeback) and payment is not None:

@@ -1,8 +1,9 @@
 """The Faust application: one app per worker, configured from Settings, with the agents of agents/ registered.
 
-Secure by default: the web server listens on JOURNEY_WEB_BIND (127.0.0.1 unless set), serves /metrics and nothing
-of Faust's own pages (the /table pages would show customer state; /router, /graph and the statistics are off too),
-and with JOURNEY_API_TOKEN set every request but /metrics needs that bearer token.
+Secure by default: the web server listens on JOURNEY_WEB_BIND (127.0.0.1 unless set), serves /metrics, the review
+queue's API (/api/reviews, pipeline/explorer/reviews.py) and nothing of Faust's own pages (the /table pages would
+show customer state; /router, /graph and the statistics are off too), and with JOURNEY_API_TOKEN set every request
+but /metrics needs that bearer token.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.runtime import Runtime
 from agents.topology import register_agents
+from pipeline.explorer.reviews import register_review_routes
 from pipeline.kafka.security import broker_credentials
 
 
@@ -88,7 +90,8 @@ def build_app(rt: Runtime, bootstrap: str, secured: bool = True) -> faust.App:
     )
     quiet_libraries(s.log_level)
     rt.metrics.describe(build_version(), rt.policy.version)
-    register_agents(app, rt)
+    registered = register_agents(app, rt)
+    register_review_routes(app, rt, registered.review_queue, registered.send)
 
     # Faust's send-soon buffer (table changelog writes) holds 100 records by default and warns "producer buffer full"
     # when a batch writes more; a batch writes up to one record per customer.

@@ -6,6 +6,7 @@ Layers, lowest first (a module may import its own package and the layers below i
     pipeline (settings, errors, topics, metrics)   shared leaves
     pipeline.wire | pipeline.kafka | pipeline.sim  wire format, Kafka plumbing, simulator (peers: never each other)
     agents                                the Faust agents and what they share (runtime)
+    pipeline.explorer                     what the worker's web server shows people (Faust-free)
     pipeline.worker                       the worker's composition root: the Faust app with the agents registered
     pipeline.demo                         `journey demo`
     pipeline.cli                          `journey`
@@ -30,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"pipeline"},
     {"pipeline.wire", "pipeline.kafka", "pipeline.sim"},
     {"agents"},
+    {"pipeline.explorer"},
     {"pipeline.worker"},
     {"pipeline.demo"},
     {"pipeline.cli"},

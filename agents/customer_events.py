@@ -357,3 +357,5 @@ class CustomerEvents:
                 m.refund_decisions.labels(record.outcome).inc()
             elif name == "Notification":
                 m.notifications.labels(record.channel).inc()
+            elif name == "AccountFlagged":
+                m.account_flags.labels(record.cause).inc()

@@ -311,3 +311,4 @@ async def test_a_flag_for_a_linked_account_is_keyed_by_that_account_and_folded_t
     linked = state_codec.loads(CustomerState, customers["c2"])
     assert [f.source_event_id for f in linked.reviews.flags] == ["v1"]
     assert not any(t.endswith("-dlq") for t in sent.topics())
+    assert rt.metrics.account_flags.labels("confirmed_fraud")._value.get() == 1

@@ -32,7 +32,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from agents.alignment import TP, Aligner
@@ -332,7 +332,9 @@ class CustomerEvents:
             if known is not None:
                 del self.review_queue[cid]
             return
-        data = state_codec.dumps(OpenReviews(customer_id=cid, cases=state.reviews.open))
+        # without the cases' identifiers: every worker holds this table, and listing needs none of them
+        cases = tuple(replace(c, identifiers=()) for c in state.reviews.open)
+        data = state_codec.dumps(OpenReviews(customer_id=cid, cases=cases))
         if known != data:
             self.review_queue[cid] = data
 

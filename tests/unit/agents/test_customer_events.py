@@ -282,6 +282,7 @@ async def test_a_grey_zone_case_enters_the_review_queue_after_delivery_and_a_ver
     await one(ce, "payments", 0, 0, b"c1", rt.codec.encode(grey_zone_attempt()))
     listed = state_codec.loads(OpenReviews, queue["c1"])
     assert listed.customer_id == "c1" and [c.case_id for c in listed.cases] == ["p1"]
+    assert listed.cases[0].identifiers == (), "the table every worker holds carries no identifiers"
     judged = ReviewVerdict(event_id="v1", customer_id="c1", occurred_at=attempt().occurred_at + 60_000, case_id="p1",
                            case_kind="payment", verdict="legitimate", reviewer="r1")
     await one(ce, "reviews", 0, 0, b"c1", rt.codec.encode(judged))

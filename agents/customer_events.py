@@ -13,8 +13,10 @@ dicts and a recording producer.
 3. every output and dead letter of the batch is handed to the producer without waiting for each, then the batch
    waits until the broker has acknowledged all of them (failed sends are retried, with the same bytes, until they
    succeed: the partition waits rather than skip a decision);
-4. only then is each changed customer's state written, once per batch (one table write, one changelog record), and
-   each erased customer's state and due-index entry deleted (a tombstone in each changelog);
+4. only then is each changed customer's state written, once per batch (one table write, one changelog record),
+   and with it the customer's entries in the small index tables derived from it (`due-index`: their next due time;
+   `review-queue`: their open review cases), so an index is never ahead of the state it derives from either; each
+   erased customer's state, due-index and review-queue entries are deleted (a tombstone in each changelog);
 5. Faust acks the batch's messages when this returns; offsets are committed after that, and Faust flushes the
    producer (so the changelog records of step 4) before it commits.
 
@@ -31,15 +33,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from agents.alignment import TP, Aligner
 from agents.rules import dunning, journey
-from agents.rules.erasure import ErasureRequested
-from agents.rules.events import DueAction, InputEvent
 from agents.rules.identity import IdentityNode
-from agents.rules.journey import CustomerState
+from agents.rules.journey import CustomerState, Event
+from agents.rules.reviews import OpenReviews
 from agents.runtime import Runtime
 from pipeline.errors import DecodeError, RegistryError, SchemaLookupNeeded
 from pipeline.topics import INPUT_TOPICS
@@ -162,7 +163,10 @@ class _Batch:
 
 
 class CustomerEvents:
-    """Processes batches of messages from the input topics and dunning-due, keyed by customer id."""
+    """Processes batches of messages from the input topics, dunning-due and account-flags, keyed by customer id.
+
+    Every output is keyed by its own customer_id: the customer's, except a flag for a linked account
+    (AccountFlagged), which must land on that account's partition."""
 
     def __init__(
         self,
@@ -174,8 +178,10 @@ class CustomerEvents:
         bind: Bind = no_bind,
         aligner: Aligner | None = None,
         read_up: Callable[[TP, Mapping[TP, int]], Awaitable[bool]] | None = None,
+        review_queue: MutableMapping[str, bytes | None] | None = None,
     ) -> None:
         self.rt, self.customers, self.due_index, self.identities = rt, customers, due_index, identities
+        self.review_queue = review_queue  # customer id -> OpenReviews bytes, only for customers with open cases
         self.producer, self.bind = producer, bind
         self.aligner, self._read_up = aligner, read_up
         self.ctx = rt.context
@@ -214,12 +220,14 @@ class CustomerEvents:
                 if self.customers.get(cid) is not None:
                     del self.customers[cid]  # a tombstone: the changelog compacts the customer away
                 self._index_due(cid, None)
+                self._index_reviews(cid, CustomerState.empty(cid))  # no open cases: no review-queue entry
             for cid, state in batch.changed.items():  # after delivery: see the module docstring
                 self.bind(batch.source[cid])
                 data = state_codec.dumps(state)
                 self.customers[cid] = data
                 self._remember(cid, data, state)
                 self._index_due(cid, dunning.next_due(state.dunning))
+                self._index_reviews(cid, state)
             for tp, next_read in self.read.items():
                 held = self.aligner.lowest_held(tp) if self.aligner is not None else None
                 self.processed[tp] = next_read if held is None else held
@@ -252,12 +260,12 @@ class CustomerEvents:
     async def _tp_read_up(self, tp: TP) -> bool:
         return self._read_up is not None and await self._read_up(tp, self.read)
 
-    def _one(self, msg: Incoming, event: InputEvent | DueAction | ErasureRequested, batch: _Batch) -> None:
+    def _one(self, msg: Incoming, event: Event, batch: _Batch) -> None:
         cid = event.customer_id
         if cid not in batch.states:
             self.bind(msg)  # Faust reads a table key from the current event's partition
             batch.states[cid] = self._load(cid)
-        links = {i: self._node(i, batch) for i in journey.identifiers_needed(event, self.ctx)}
+        links = {i: self._node(i, batch) for i in journey.identifiers_needed(event, self.ctx, batch.states[cid])}
         try:
             step = journey.handle(batch.states[cid], event, links, self.rt.policy, self.ctx)
             if step.duplicate:
@@ -265,7 +273,8 @@ class CustomerEvents:
             if step.duplicate or step.unchanged:
                 return
             key = cid.encode()
-            out = [Outgoing(r.TOPIC, key, self.rt.codec.encode(r), cloudevent_headers(r, self._source))
+            out = [Outgoing(r.TOPIC, key if r.customer_id == cid else r.customer_id.encode(),
+                            self.rt.codec.encode(r), cloudevent_headers(r, self._source))
                    for r in (*step.outputs, *step.links)]
         except Exception as err:  # noqa: BLE001 - a rule or encoding bug parks this event, never the partition
             log.exception("step failed for an event on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
@@ -331,6 +340,21 @@ class CustomerEvents:
         elif known != str(next_due).encode():
             self.due_index[cid] = str(next_due).encode()
 
+    def _index_reviews(self, cid: str, state: CustomerState) -> None:
+        """Keep the customer's entry in the review queue equal to their open cases (none: no entry)."""
+        if self.review_queue is None:
+            return
+        known = self.review_queue.get(cid)
+        if not state.reviews.open:
+            if known is not None:
+                del self.review_queue[cid]
+            return
+        # without the cases' identifiers: every worker holds this table, and listing needs none of them
+        cases = tuple(replace(c, identifiers=()) for c in state.reviews.open)
+        data = state_codec.dumps(OpenReviews(customer_id=cid, cases=cases))
+        if known != data:
+            self.review_queue[cid] = data
+
     def _count(self, batch: _Batch, seconds: float) -> None:
         m = self.rt.metrics
         for topic, kind in batch.counted:
@@ -356,3 +380,5 @@ class CustomerEvents:
                     m.decision_reasons.labels("refund", reason.code).inc()
             elif name == "Notification":
                 m.notifications.labels(record.channel).inc()
+            elif name == "AccountFlagged":
+                m.account_flags.labels(record.cause).inc()

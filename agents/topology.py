@@ -1,7 +1,10 @@
 """The worker's topology: the Faust agents, their topics and tables, and the due-action timer.
 
-- process_customer_events: every input topic plus dunning-due, keyed by customer_id -> decisions, dunning,
-  notifications, recovery, refund-decisions, identity-links. One table, `customer-state`, holds each customer's picture.
+- process_customer_events: every input topic plus dunning-due and account-flags, keyed by customer_id -> decisions,
+  dunning, notifications, recovery, refund-decisions, identity-links, account-flags (keyed by the linked account).
+  One table, `customer-state`, holds each customer's picture; `due-index` and `review-queue` are derived from it.
+- review-queue: a global table, customer id -> their open review cases (OpenReviews), so any worker's explorer lists
+  every case without reading every customer (pipeline/explorer/reviews.py).
 - index_identities: identity-links, keyed by customer_id (one record per source event) -> the `identity-index` global
   table read by the first agent (its changelog is applied by merging: see `_merging_global_table`).
 - publish_due: a timer that publishes due retries/reminders onto dunning-due (tables cannot be written from a timer).
@@ -21,13 +24,14 @@ import sys
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiokafka.partitioner import DefaultPartitioner
 
 from agents.alignment import TP, Aligner
 from agents.consumer_gauges import INTERVAL_S, ConsumerGauges
-from agents.customer_events import CustomerEvents, Headers, Incoming, Producer, wait_for_registry
+from agents.customer_events import CustomerEvents, Headers, Incoming, Producer, Send, wait_for_registry
 from agents.due_timer import CatchUp, DueTimer
 from agents.history import HISTORY_TOPICS, History
 from agents.identity_index import IdentityIndex
@@ -41,8 +45,16 @@ if TYPE_CHECKING:
 
     from agents.runtime import Runtime
 
-CUSTOMER_INPUTS = (*INPUT_TOPICS, "dunning-due")
+CUSTOMER_INPUTS = (*INPUT_TOPICS, "dunning-due", "account-flags")
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What the web layer needs from the topology: the review queue to list, and a way to send a record."""
+
+    review_queue: Any  # the `review-queue` global table: customer id -> OpenReviews bytes
+    send: Send
 
 
 def incoming(event: Any) -> Incoming:
@@ -60,12 +72,14 @@ def bind(msg: Incoming) -> None:
     _current_event.set(weakref.ref(msg.source))
 
 
-def register_agents(app: faust.App, rt: Runtime) -> None:
+def register_agents(app: faust.App, rt: Runtime) -> Registered:
     s = rt.settings
     raw: dict[str, Any] = {"key_type": str, "value_type": bytes, "default": None}  # the app's serializer is raw
     customers = app.Table("customer-state", **raw)
     due_index = app.Table("due-index", **raw)  # customer id -> their next due time, as decimal ASCII
     identities = _merging_global_table(app, "identity-index", _merge_nodes, _raw_node, **raw)
+    # customer id -> their open review cases; written only by the owner of the customer's partition
+    review_queue = app.GlobalTable("review-queue", **raw)
 
     async def send(topic: str, key: bytes, value: bytes, headers: Headers | None) -> Any:
         return await app.producer.send(topic, key, value, None, None, headers)
@@ -73,7 +87,7 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
     producer = Producer(send, on_retry=rt.metrics.send_retries.inc)
     catch_up = CatchUp(highwater=_highwater(app), start=_start(app), processed={})
     customer_events = CustomerEvents(rt, customers, due_index, identities, producer, bind,
-                                     Aligner(s.align_max_hold_s, s.align_max_held), catch_up.read_up)
+                                     Aligner(s.align_max_hold_s, s.align_max_held), catch_up.read_up, review_queue)
     catch_up.processed = customer_events.processed
     identity_index = IdentityIndex(rt, identities, producer, bind)
     streams: list[Any] = []
@@ -135,6 +149,8 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
     async def release_held() -> None:
         if streams and customer_events.aligner is not None and customer_events.aligner.count():
             await ack(await customer_events.tick())
+
+    return Registered(review_queue=review_queue, send=send)
 
 
 HISTORY_BATCH_MAX = 2000

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from agents.rules.events import AccountFlagged
 from agents.rules.identity import IdentityNode, apply
 from agents.rules.journey import Context, CustomerState, handle, identifiers_needed
 from bench import plain
@@ -31,7 +32,10 @@ class Journeys:
         self.index: dict[str, IdentityNode] = {}
 
     def step(self, state: CustomerState | None, event: Any) -> tuple[CustomerState | None, tuple[Any, ...]]:
-        """(the customer's new state, or None for a duplicate that changes nothing; the records to emit)."""
+        """(the customer's new state, or None for a duplicate that changes nothing; the records to emit).
+
+        Flags for linked accounts are left out: the bench systems have no `account-flags` topic to route them to
+        the other customer's state (a handful per simulated month; the worker's own run includes them)."""
         links = {i: self.index.get(i) for i in identifiers_needed(event, self.ctx)}
         result = handle(state, event, links, self.policy, self.ctx)
         if result.duplicate:
@@ -41,7 +45,7 @@ class Journeys:
                 node = apply(self.index.get(ident), ident, rec)
                 if node is not None:
                     self.index[ident] = node
-        return result.state, result.outputs
+        return result.state, tuple(o for o in result.outputs if not isinstance(o, AccountFlagged))
 
 
 def build(a: argparse.Namespace) -> tuple[plain.Step, Callable[[], None] | None]:

@@ -42,6 +42,8 @@ class Metrics:
         self.refund_decisions = Counter("journey_refund_decisions", "Refund decisions", ["outcome"], registry=r)
         # Notifications handed to notifiers.
         self.notifications = Counter("journey_notifications", "Notifications emitted", ["channel"], registry=r)
+        # Flags sent to accounts linked to a serial claimant or a confirmed fraudster or abuser (account-flags).
+        self.account_flags = Counter("journey_account_flags", "Flags sent to linked accounts", ["cause"], registry=r)
         # Decodes held back because the schema registry could not be reached (retried with backoff, never dropped).
         self.registry_waits = Counter("journey_registry_waits", "Waits for an unreachable schema registry", registry=r)
         # Due retries/reminders published by the timer (each fires at most once in the customer agent).

@@ -37,6 +37,7 @@ _SOURCES = (
     Topic("orders", "input", "order service", "worker"),
     Topic("refunds", "input", "returns service", "worker"),
     Topic("customers", "input", "account service", "worker"),
+    Topic("reviews", "input", "explorer / back office", "worker"),
     Topic("decisions", "output", "worker",
           "checkout (approve/challenge/decline, exemption, method, perks), analysts"),
     Topic("dunning", "output", "worker", "payment service (performs `retry_due`), analysts"),
@@ -47,6 +48,7 @@ _SOURCES = (
     Topic("dunning-due", "internal", "worker's timer", "worker (internal)"),
     Topic("identity-links", "internal", "worker", "worker's identity index (internal)",
           "(IdentityLinked one per source event, IdentityErased one per erasure)"),
+    Topic("account-flags", "internal", "worker", "worker (internal)", "(one per linked account)"),
 )
 INPUT_TOPICS = tuple(t.name for t in _SOURCES if t.kind == "input")
 OUTPUT_TOPICS = tuple(t.name for t in _SOURCES if t.kind == "output")

@@ -121,7 +121,8 @@ def generate() -> str:
     for name, symbols in gen.enums.items():
         head.append(f"{name} = Literal[{', '.join(json.dumps(s) for s in symbols)}]")
     names = [s["name"] for s in schemas]
-    inputs = [s["name"] for s in schemas if s.get("topic") in {"payments", "devices", "orders", "refunds", "customers"}]
+    input_topics = {"payments", "devices", "orders", "refunds", "customers", "reviews"}
+    inputs = [s["name"] for s in schemas if s.get("topic") in input_topics]
     tail = [
         "",
         "",

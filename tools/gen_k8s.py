@@ -29,7 +29,7 @@ POLICY_SOURCES = (ROOT / "policies" / "default.toml", ROOT / "policies" / "decli
 PARTITIONS = 12  # every topic alike (co-partitioning); the StatefulSet's JOURNEY_PARTITIONS must match
 REPLICAS = 3
 CLUSTER = "kafka"  # the Strimzi Kafka resource's name (label strimzi.io/cluster): edit to match yours
-TABLES = ("customer-state", "due-index", "identity-index")  # the Faust tables of agents/topology.py
+TABLES = ("customer-state", "due-index", "identity-index", "review-queue")  # the Faust tables of agents/topology.py
 DAY_MS = 24 * 3600 * 1000
 RETENTION_MS = {
     "input": 30 * DAY_MS,  # the history `journey replay` and a rebuilt worker can go back over

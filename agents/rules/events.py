@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from agents.rules.records import Record
 
+FlagCause = Literal["serial_refund_abuse", "confirmed_fraud", "confirmed_abuse"]
 ChallengeOutcome = Literal["not_challenged", "passed", "failed", "abandoned"]
 Channel = Literal["email", "sms", "push", "in_app"]
 LinkKind = Literal["seen", "chargeback", "claim"]
@@ -20,6 +21,8 @@ PaymentChannel = Literal["online", "store"]
 Outcome = Literal["approve", "challenge", "decline"]
 Authentication = Literal["none", "frictionless", "challenge"]
 RefundOutcome = Literal["instant_refund", "refund_on_return", "manual_review", "deny"]
+CaseKind = Literal["payment", "refund"]
+VerdictKind = Literal["confirmed_fraud", "legitimate", "abuse", "not_abuse"]
 OfferKind = Literal["discount", "instalments"]
 
 
@@ -42,6 +45,22 @@ class Reason(Record):
     SCHEMA: ClassVar[str] = "Reason"
     code: str
     detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountFlagged(Record):
+    """An account linked by a strong identifier (device, card, e-mail) to an account judged a serial refund claimant
+    or confirmed as fraud or abuse by a reviewer: one record per linked account, keyed by that account's customer_id,
+    so it reaches the account's own partition. Internal topic `account-flags`, read by the customer agent."""
+
+    TOPIC: ClassVar[str] = "account-flags"
+    SCHEMA: ClassVar[str] = "AccountFlagged"
+    event_id: str
+    customer_id: str
+    occurred_at: int
+    source_event_id: str
+    cause: FlagCause
+    via: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -407,7 +426,25 @@ class RefundRequested(Record):
     card_fingerprint: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewVerdict(Record):
+    """A person's verdict on a case from the review queue (a grey-zone checkout challenge or a refund sent to manual
+    review). Input on `reviews`, written by the explorer or the back office."""
+
+    TOPIC: ClassVar[str] = "reviews"
+    SCHEMA: ClassVar[str] = "ReviewVerdict"
+    event_id: str
+    customer_id: str
+    occurred_at: int
+    case_id: str
+    case_kind: CaseKind
+    verdict: VerdictKind
+    reviewer: str
+    note: str | None = None
+
+
 RECORD_TYPES: dict[str, type[Any]] = {
+    "AccountFlagged": AccountFlagged,
     "AuthenticationResult": AuthenticationResult,
     "Chargeback": Chargeback,
     "CustomerErased": CustomerErased,
@@ -428,13 +465,14 @@ RECORD_TYPES: dict[str, type[Any]] = {
     "RefundDecision": RefundDecision,
     "RefundIssued": RefundIssued,
     "RefundRequested": RefundRequested,
+    "ReviewVerdict": ReviewVerdict,
 }
 
 InputEvent = (
     AuthenticationResult | Chargeback | CustomerPreferencesUpdated | DeviceSeen | OrderDelivered | OrderPlaced
-    | PaymentAttempted | PaymentFailed | PaymentSucceeded | RefundIssued | RefundRequested
+    | PaymentAttempted | PaymentFailed | PaymentSucceeded | RefundIssued | RefundRequested | ReviewVerdict
 )
 INPUT_TYPES: tuple[type[Any], ...] = (
     AuthenticationResult, Chargeback, CustomerPreferencesUpdated, DeviceSeen, OrderDelivered, OrderPlaced,
-    PaymentAttempted, PaymentFailed, PaymentSucceeded, RefundIssued, RefundRequested,
+    PaymentAttempted, PaymentFailed, PaymentSucceeded, RefundIssued, RefundRequested, ReviewVerdict,
 )

@@ -1,8 +1,9 @@
 """One customer's journey: the single pure step that the live agent and `journey replay` both run.
 
-`handle(state, event, links, policy, ctx)` folds one input event (or a due timer action) into the customer's state and
-returns the records to emit: checkout decisions, dunning steps, notifications, recoveries, refund decisions and
-identity links. Time is the event's own time, so a replay of the same events yields the same records.
+`handle(state, event, links, policy, ctx)` folds one input event (or a due timer action, or a flag from a linked
+account) into the customer's state and returns the records to emit: checkout decisions, dunning steps, notifications,
+recoveries, refund decisions, flags for linked accounts (keyed by *their* customer id: AccountFlagged) and identity
+links. Time is the event's own time, so a replay of the same events yields the same records.
 
 Before an event at time t is applied, the customer's scheduled retries and reminders due at or before t fire, in
 order: a replay and a live worker that had no timer tick in between produce the same timeline.
@@ -19,11 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agents.rules import checkout, dunning, erasure, ledger, profile, refunds
+from agents.rules import checkout, dunning, erasure, ledger, profile, refunds, reviews
 from agents.rules.declines import classify
 from agents.rules.dunning import experiments
 from agents.rules.erasure import ErasureRequested
 from agents.rules.events import (
+    AccountFlagged,
     Chargeback,
     CustomerErased,
     CustomerPreferencesUpdated,
@@ -37,6 +39,7 @@ from agents.rules.events import (
     PaymentFailed,
     PaymentSucceeded,
     RefundRequested,
+    ReviewVerdict,
 )
 from agents.rules.identity import IdentityNode, changes, identifier, link
 from agents.rules.policy import Policy
@@ -59,6 +62,7 @@ class CustomerState:
     linked: tuple[str, ...] = ()  # identity-index keys the customer's links named that the ledger does not hold,
     # newest first: erasure finds the customer's nodes from these and the identifiers the rest of the state holds
     pseudonym_key: str = ""  # id of the key its identifiers are pseudonyms under; "": raw (written before them)
+    reviews: reviews.ReviewState = reviews.ReviewState()  # open review cases, verdicts, flags from linked accounts
 
     @classmethod
     def empty(cls, customer_id: str, pseudonym_key: str = "") -> CustomerState:
@@ -83,19 +87,25 @@ class Context:
 @dataclass(frozen=True, slots=True)
 class Step:
     state: CustomerState
-    outputs: tuple[Any, ...]  # records from agents.rules.events, each knows its TOPIC
+    outputs: tuple[Any, ...]  # records from agents.rules.events, each knows its TOPIC; keyed by their customer_id
     links: tuple[IdentityLinked | IdentityErased, ...] = ()  # onto identity-links
     duplicate: bool = False
     unchanged: bool = False  # nothing to store (a due action for a customer with no state, e.g. erased)
     erased: bool = False  # the customer is erased: delete their state instead of storing `state`
 
 
-def identifiers_needed(event: InputEvent | DueAction | ErasureRequested, ctx: Context) -> tuple[str, ...]:
-    """Identity-index keys whose nodes the step reads for this event (fetched by the caller beforehand)."""
-    return identifiers_of(ctx.pseudonyms.event(event))
+Event = InputEvent | DueAction | AccountFlagged | ErasureRequested
+"""What the customer agent consumes: the input topics, the timer's dunning-due, linked accounts' account-flags, and
+erasures (a tombstone on `customers`)."""
 
 
-def identifiers_of(event: InputEvent | DueAction | ErasureRequested) -> tuple[str, ...]:
+def identifiers_needed(event: Event, ctx: Context, state: CustomerState | None = None) -> tuple[str, ...]:
+    """Identity-index keys whose nodes the step reads for this event (fetched by the caller beforehand). A review
+    verdict needs the customer's state (`state`, as the step will receive it) to know its case's identifiers."""
+    return identifiers_of(ctx.pseudonyms.event(event), state)
+
+
+def identifiers_of(event: Event, state: CustomerState | None = None) -> tuple[str, ...]:
     """The identity-index keys of an event's identifier fields as they stand (raw values give raw keys: grouping
     events by shared identifiers needs no key; the index is looked up by `identifiers_needed`)."""
     if isinstance(event, PaymentAttempted):
@@ -104,6 +114,8 @@ def identifiers_of(event: InputEvent | DueAction | ErasureRequested) -> tuple[st
         return _claim_identifiers(event)
     if isinstance(event, DeviceSeen):
         return _device_identifiers(event)
+    if isinstance(event, ReviewVerdict) and state is not None:
+        return reviews.case_identifiers(state.reviews, state.payments, event)
     return ()
 
 
@@ -123,7 +135,7 @@ def _claim_identifiers(r: RefundRequested) -> tuple[str, ...]:
 
 def handle(
     state: CustomerState | None,
-    event: InputEvent | DueAction | ErasureRequested,
+    event: Event,
     links: Mapping[str, IdentityNode | None],
     policy: Policy,
     ctx: Context,
@@ -138,8 +150,12 @@ def handle(
         return Step(state=state, outputs=(), duplicate=True)
     state = replace(state, recent_event_ids=(event.event_id, *state.recent_event_ids)[:MAX_REMEMBERED_EVENT_IDS])
     state, fired = fire_due(state, event.occurred_at, policy, ctx)
+    if state.reviews.open:
+        state = replace(state, reviews=reviews.expire(state.reviews, event.occurred_at, policy.reviews))
     if isinstance(event, DueAction):
         return Step(state=state, outputs=tuple(fired))
+    if isinstance(event, AccountFlagged):
+        return Step(state=replace(state, reviews=reviews.apply_flag(state.reviews, event)), outputs=tuple(fired))
     known = {k: v for k, v in links.items() if v is not None}
     state, outputs, new_links = _apply(state, ctx.pseudonyms.event(event), known, policy, ctx)
     if new_links:  # the ledger holds an attempt's identifiers already: `linked` keeps only the others (claims, devices)
@@ -165,7 +181,8 @@ def erase(state: CustomerState | None, request: ErasureRequested, ctx: Context) 
 def state_identifiers(state: CustomerState) -> tuple[str, ...]:
     """Every identity-index key the state holds: the nodes an erasure must take the customer off."""
     held = erasure.identifiers_of(state.profile, state.payments, state.dunning)
-    return tuple(sorted({*held, *state.linked}))
+    cases = (i for c in state.reviews.open for i in c.identifiers)
+    return tuple(sorted({*held, *state.linked, *cases}))
 
 
 def rekey(state: CustomerState, pseudonyms: Pseudonyms) -> CustomerState:
@@ -186,6 +203,8 @@ def rekey(state: CustomerState, pseudonyms: Pseudonyms) -> CustomerState:
     return replace(
         state, profile=erasure.remap_profile(state.profile, f), payments=erasure.remap_payments(state.payments, f),
         dunning=erasure.remap_dunning(state.dunning, f), linked=erasure.remap_identifiers(state.linked, f),
+        reviews=replace(state.reviews, open=tuple(replace(c, identifiers=erasure.remap_identifiers(c.identifiers, f))
+                                                  for c in state.reviews.open)),
         pseudonym_key=pseudonyms.key_id,
     )
 
@@ -207,9 +226,15 @@ def fire_due(state: CustomerState, until: int, policy: Policy, ctx: Context) -> 
 
 
 def in_good_standing(state: CustomerState, policy: Policy, now: int) -> bool:
-    """Refund abusers and customers with their own bad history get no offers and no instant refunds."""
+    """Refund abusers, customers with their own bad history, customers a reviewer confirmed as fraud or abuse and
+    accounts linked to a flagged one get no offers and no instant refunds."""
     return not (refunds.is_refund_abuser(state.refunds, policy.refunds, now)
-                or checkout.has_bad_history(state.profile, policy.checkout, now))
+                or checkout.has_bad_history(state.profile, policy.checkout, now)
+                or standing_of(state, policy, now).withholding is not None)
+
+
+def standing_of(state: CustomerState, policy: Policy, now: int) -> reviews.Standing:
+    return reviews.standing(state.reviews, policy.reviews, now)
 
 
 def _dunning_ctx(state: CustomerState, payment: ledger.PaymentRef | None, policy: Policy, ctx: Context,
@@ -234,19 +259,36 @@ def _apply(
     payment = ledger.find(state.payments, event.payment_id) if hasattr(event, "payment_id") else None
 
     if isinstance(event, PaymentAttempted):
-        verdict = checkout.decide(state.profile, links, event, policy.checkout, now, policy.version)
+        verdict = checkout.decide(state.profile, links, event, policy.checkout, now, policy.version,
+                                  standing_of(state, policy, now))
         outputs.append(verdict)
         payment = replace(ledger.ref_of(event), checkout_outcome=verdict.outcome)
         state = replace(state, payments=ledger.remember(state.payments, payment))
+        if checkout.is_grey_zone(verdict):
+            opened = reviews.payment_case(verdict, event, payment.identifiers)
+            state = replace(state, reviews=reviews.open_case(state.reviews, opened))
         new_links.append(_link(links, payment.identifiers, state.customer_id, now, "seen", event.event_id))
     elif isinstance(event, RefundRequested):
+        claimed = _claim_identifiers(event)
         decision, notice = refunds.decide_refund(
-            state.refunds, links, event, state.prefs, policy.refunds, now, policy.version
+            state.refunds, links, event, state.prefs, policy.refunds, now, policy.version,
+            standing_of(state, policy, now),
         )
         outputs += [decision, notice]
+        if refunds.judged_serial(decision):  # the actor's other accounts lose instant refunds and offers too
+            outputs += reviews.flags_for_linked(state.customer_id, links, "serial_refund_abuse", event.event_id,
+                                                now, policy.reviews)
         state = replace(state, refunds=refunds.record_decision(state.refunds, decision))
-        new_links.append(_link(links, _claim_identifiers(event), state.customer_id, now, "claim", event.event_id,
+        if (case := reviews.refund_case(decision, event, claimed)) is not None:
+            state = replace(state, reviews=reviews.open_case(state.reviews, case))
+        new_links.append(_link(links, claimed, state.customer_id, now, "claim", event.event_id,
                                event.reason, event.refund_id))
+    elif isinstance(event, ReviewVerdict):
+        judged, flags = reviews.on_verdict(state.reviews, event, links, policy.reviews)
+        state = replace(state, reviews=judged)
+        if event.case_kind == "refund" and event.verdict in reviews.CLEARING:
+            state = replace(state, refunds=refunds.clear_claim(state.refunds, event.case_id))
+        outputs += flags
     elif isinstance(event, DeviceSeen):
         new_links.append(_link(links, _device_identifiers(event), state.customer_id, now, "seen", event.event_id))
     elif isinstance(event, Chargeback) and payment is not None:

@@ -1,9 +1,9 @@
 """The decision policy and its one strict loader. Pure: the files are read at the edge (pipeline.policies).
 
 A policy document (policies/default.toml) has a `version`, one [fx] table of exchange rates and a section per rule
-family ([checkout], [dunning], [refunds]); the decline table (policies/declines.toml) comes parsed alongside. Every
-section is a frozen dataclass built by `parse_table`, driven by its fields and type hints, so that thresholds live in
-the file, not in code, and a replay can run another policy over the same events.
+family ([checkout], [dunning], [refunds], [reviews]); the decline table (policies/declines.toml) comes parsed
+alongside. Every section is a frozen dataclass built by `parse_table`, driven by its fields and type hints, so that
+thresholds live in the file, not in code, and a replay can run another policy over the same events.
 
 Strict everywhere: an unknown key, a missing required key or a value of the wrong type is a PolicyError naming its
 dotted path (`checkout.sca.tra_bands[1].max_fraud_rate: expected a number, got "x"`). A field's default, where it
@@ -30,12 +30,13 @@ if TYPE_CHECKING:
     from agents.rules.declines import KnowledgeBase
     from agents.rules.dunning.policy import DunningPolicy
     from agents.rules.refunds.policy import RefundPolicy
+    from agents.rules.reviews.policy import ReviewPolicy
 
 T = TypeVar("T")
 _KEY, _SCALE, _GIVEN = "policy.key", "policy.scale", "policy.given"
 GIVEN: Mapping[str, Any] = types.MappingProxyType({_GIVEN: True})
 """Field metadata: the value is passed to `parse_table` in `given`, never read from the table."""
-SECTIONS = ("version", "fx", "checkout", "dunning", "refunds")
+SECTIONS = ("version", "fx", "checkout", "dunning", "refunds", "reviews")
 
 
 class PolicyError(ValueError):
@@ -52,6 +53,7 @@ class Policy:
     checkout: CheckoutPolicy
     dunning: DunningPolicy
     refunds: RefundPolicy
+    reviews: ReviewPolicy
     declines: KnowledgeBase
 
 
@@ -61,6 +63,7 @@ def parse_policy(doc: Mapping[str, Any], declines: KnowledgeBase) -> Policy:
     from agents.rules.checkout.policy import CheckoutPolicy
     from agents.rules.dunning.policy import DunningPolicy
     from agents.rules.refunds.policy import RefundPolicy
+    from agents.rules.reviews.policy import ReviewPolicy
 
     _reject_unknown(doc, dict.fromkeys(SECTIONS), "")
     fx = parse_table(Fx, required(doc, "fx"), "fx")
@@ -70,6 +73,7 @@ def parse_policy(doc: Mapping[str, Any], declines: KnowledgeBase) -> Policy:
         checkout=parse_table(CheckoutPolicy, required(doc, "checkout"), "checkout", given={"fx": fx}),
         dunning=parse_table(DunningPolicy, required(doc, "dunning"), "dunning"),
         refunds=parse_table(RefundPolicy, required(doc, "refunds"), "refunds", given={"fx": fx}),
+        reviews=parse_table(ReviewPolicy, required(doc, "reviews"), "reviews"),
         declines=declines,
     )
 

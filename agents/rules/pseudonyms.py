@@ -10,7 +10,7 @@ key; without the key nobody can test a guess, which an unkeyed hash would allow 
 IPv4 space reverses it in minutes).
 
 Coarse facts the rules need beyond equality travel in their own fields and stay as they are (`ip_country`,
-`card_country`, `card_issuer`). Other personal fields an event carries (`name`, `claimant_name`, `user_agent`:
+`card_country`, `card_issuer`). Other personal fields an event carries (`name`, `claimant_name`, `user_agent`, `note`:
 NOT_KEPT) are never stored by any rule, so they are left alone (the test of this module checks both lists against
 the schemas' `"pii": true` tags).
 
@@ -36,8 +36,9 @@ FIELD_KINDS: dict[str, str] = {
 }
 """Input-event fields holding an identifier, and the identity-index kind of each."""
 
-NOT_KEPT = frozenset({"name", "claimant_name", "user_agent"})
-"""Personal input fields no rule stores or compares (only whether a name was given is kept)."""
+NOT_KEPT = frozenset({"name", "claimant_name", "user_agent", "note"})
+"""Personal input fields no rule stores or compares (only whether a name was given is kept; a reviewer's note is
+never stored, logged or sent on)."""
 
 PSEUDONYM_CHARS = 16
 _KEY_ID_LABEL = b"payment-journey pseudonym key id"

@@ -1,9 +1,11 @@
 """`journey replay`: run the live rules over a file of events, in event-time order, without a broker.
 
 It calls the same `journey.handle` step as the live customer agent and folds identity links into an in-memory index
-after each event, as the live index agent does; scheduled retries and reminders fire at their due times. So a replay
-of the events the live pipeline saw yields the same records (compare them by event_id: live output is ordered per
-partition, replay output by event time).
+after each event, as the live index agent does; a flag for a linked account (AccountFlagged, which the live worker
+sends through `account-flags` to that account's partition) is folded into that account's state right after the event
+that raised it, with the same step; scheduled retries and reminders fire at their due times. So a replay of the
+events the live pipeline saw, review verdicts included, yields the same records (compare them by event_id: live
+output is ordered per partition, replay output by event time).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from agents.rules.events import AccountFlagged
 from agents.rules.identity import IdentityNode, apply
 from agents.rules.journey import Context, CustomerState, fire_due, handle, identifiers_needed
 from agents.rules.policy import Policy
@@ -32,8 +35,9 @@ def replay(
     index = {} if index is None else index
     ordered = sorted(events, key=lambda e: e.occurred_at)  # stable: ties keep file order
     for event in ordered:
-        links = {i: index.get(i) for i in identifiers_needed(event, ctx)}
-        step = handle(states.get(event.customer_id), event, links, policy, ctx)
+        state = states.get(event.customer_id)
+        links = {i: index.get(i) for i in identifiers_needed(event, ctx, state)}
+        step = handle(state, event, links, policy, ctx)
         if step.duplicate or step.unchanged:
             continue
         if step.erased:
@@ -46,6 +50,11 @@ def replay(
                 node = apply(index.get(ident), ident, rec)
                 if node is not None:
                     index[ident] = node
+        for flag in (o for o in step.outputs if isinstance(o, AccountFlagged)):
+            flagged = handle(states.get(flag.customer_id), flag, {}, policy, ctx)
+            if not (flagged.duplicate or flagged.unchanged):
+                states[flag.customer_id] = flagged.state
+            yield from flagged.outputs
     horizon = until if until is not None else 2**62
     tail: list[Any] = []
     for cid in sorted(states):

@@ -28,9 +28,11 @@ from pipeline.errors import DecodeError
 from pipeline.kafka.clients import Outgoing, Publisher, consume, encode_all
 from pipeline.kafka.connect import Connection, connect
 from pipeline.kafka.embedded import free_port
+from pipeline.policies import load_policy
 from pipeline.settings import Settings
 from pipeline.sim import simulation_start
 from pipeline.sim.pacing import days
+from pipeline.topics import INTERNAL_TOPICS
 from pipeline.wire.codec import Codec
 from pipeline.wire.registry import registry_from_settings
 from pipeline.worker.run import prepare, registry_api
@@ -106,7 +108,8 @@ def _drive(settings: Settings, conn: Connection, worker: subprocess.Popen[bytes]
            seed: int, timeout_s: float, started: float, explore: bool = False) -> int:
     registry = registry_from_settings(settings.schema_registry_url, settings.data_dir)
     codec = Codec(registry, schemas_dir=settings.schemas_dir)
-    labelled = simulation.generate(seed, customers, simulation_start(30), 30)
+    policy = load_policy(settings.policy_path, settings.declines_path)  # the reviewers judge what this policy queues
+    labelled = simulation.generate(seed, customers, simulation_start(30), 30, reviewed_under=policy)
     events = [x.event for x in labelled]
     broken = _broken_messages(codec, events)
     duplicates = list(encode_all(codec, events[:: max(1, len(events) // 25)]))
@@ -202,7 +205,8 @@ def _broken_messages(codec: Codec, events: list[Any]) -> list[Outgoing]:
 
 
 def _scrape(port: int, prefix: str = "journey_") -> dict[str, float]:
-    """Counters from the worker's own /metrics endpoint (input events exclude the timer's dunning-due)."""
+    """Counters from the worker's own /metrics endpoint (input events exclude the worker's own internal topics: the
+    timer's dunning-due and the linked accounts' account-flags among them)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:  # noqa: S310
             text = resp.read().decode()
@@ -210,7 +214,7 @@ def _scrape(port: int, prefix: str = "journey_") -> dict[str, float]:
         return {}
     totals: dict[str, float] = defaultdict(float)
     for line in text.splitlines():
-        if line.startswith(prefix) and 'topic="dunning-due"' not in line:
+        if line.startswith(prefix) and not any(f'topic="{t}"' in line for t in INTERNAL_TOPICS):
             name, _, value = line.rpartition(" ")
             totals[name.split("{")[0]] += float(value)
     return dict(totals)

@@ -6,7 +6,8 @@ clock: the start time is an argument) and free of real personal data (names like
 example.test, IPs from the documentation ranges).
 
 `generate` plays every seed story of shared/DOMAIN.md once, then fills the population with legitimate customers
-(life.py) and a minority of fraud actors (stories.py). `story_events` plays one story alone, for tests of other
+(life.py) and a minority of fraud actors (stories.py); given a policy, reviewers then judge every case the rules
+queue for review (reviews.py). `story_events` plays one story alone, for tests of other
 modules. The building blocks live in world.py and events.py; pacing.py cuts a history into waves for publishing.
 """
 
@@ -16,7 +17,9 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 
+from agents.rules.policy import Policy
 from pipeline.sim.life import everyday_life
+from pipeline.sim.reviews import review_cases
 from pipeline.sim.stories import (
     SEED_STORIES,
     account_takeover,
@@ -64,9 +67,11 @@ FRAUD_MIX: tuple[tuple[str, float, int], ...] = (  # (story, share, accounts it 
 )
 
 
-def generate(seed: int, customers: int, start_ms: int, days: int = 30) -> list[Labelled]:
+def generate(seed: int, customers: int, start_ms: int, days: int = 30,
+             reviewed_under: Policy | None = None) -> list[Labelled]:
     """Every event of `customers` accounts (at least the seed stories' 11) from `start_ms` for `days` days (at least
-    30, which the seed stories need), sorted by occurred_at; ties keep the order in which they were made."""
+    30, which the seed stories need), sorted by occurred_at; ties keep the order in which they were made. With
+    `reviewed_under`, the ReviewVerdicts of the cases the rules queue under that policy are added (reviews.py)."""
     w = World.new(seed)
     horizon = start_ms + max(days, STORY_DAYS) * DAY
     for story in SEED_STORIES:
@@ -74,6 +79,8 @@ def generate(seed: int, customers: int, start_ms: int, days: int = 30) -> list[L
     end = start_ms + days * DAY
     while w.people < customers:
         STORIES[_next_story(w, customers - w.people)](w, start_ms, end)
+    if reviewed_under is not None:
+        review_cases(w, _history(w, horizon), reviewed_under, horizon)
     return _history(w, horizon)
 
 

@@ -4,7 +4,9 @@ Kafka orders a customer's events within one topic, not across topics, and the id
 through identity-links. Real traffic is spread over hours and days, so both questions settle by themselves; a history
 replayed onto the topics in seconds (the demo, tests) must be cut into waves instead, each processed before the next:
 a wave ends before a customer's next event on a different topic, before an event that reads identifiers another
-customer touched in the wave, and after a chargeback (it marks identifiers other customers read).
+customer touched in the wave, after a chargeback (it marks identifiers other customers read), around a review
+verdict (it reads the index and may flag other customers), and after a refund claim on a strong identifier another
+customer has used (a serial-claim judgement flags them: agents/rules/reviews/flags.py).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from agents.rules.events import Chargeback, DeviceSeen, PaymentAttempted, RefundRequested
-from agents.rules.identity import identifier
+from agents.rules.events import Chargeback, DeviceSeen, PaymentAttempted, RefundRequested, ReviewVerdict
+from agents.rules.identity import STRONG_KINDS, identifier, kind_of
 from agents.rules.journey import identifiers_of
 from agents.rules.ledger import identifiers_of_attempt
 
@@ -44,16 +46,22 @@ def waves(events: Sequence[Any]) -> list[list[Any]]:
     out: list[list[Any]] = [[]]
     topics: dict[str, str] = {}
     idents: dict[str, str] = {}
+    ever: dict[str, set[str]] = {}  # strong identifier -> every customer that touched it so far
     for e in events:
         switch = topics.get(e.customer_id, e.TOPIC) != e.TOPIC
         foreign = any(idents.get(i, e.customer_id) != e.customer_id for i in identifiers_of(e))
-        if out[-1] and (switch or foreign):
+        if out[-1] and (switch or foreign or isinstance(e, ReviewVerdict)):
             out.append([])
             topics, idents = {}, {}
         out[-1].append(e)
         topics[e.customer_id] = e.TOPIC
-        idents.update(dict.fromkeys(touched(e), e.customer_id))
-        if isinstance(e, Chargeback):
+        mine = touched(e)
+        idents.update(dict.fromkeys(mine, e.customer_id))
+        shared = isinstance(e, RefundRequested) and any(ever.get(i, set()) - {e.customer_id} for i in mine)
+        for i in mine:
+            if kind_of(i) in STRONG_KINDS:
+                ever.setdefault(i, set()).add(e.customer_id)
+        if isinstance(e, Chargeback | ReviewVerdict) or shared:
             out.append([])
             topics, idents = {}, {}
     return [w for w in out if w]

@@ -15,7 +15,7 @@ Reason codes (header `error.reason`, metric label `reason`; short and stable):
     incompatible_schema  the writer's schema cannot be resolved against ours
     body_invalid         the Avro body does not decode, has trailing bytes or does not build the record
     wrong_topic          a record that is not an input of the customer agent on this topic (TOPIC must match;
-                         DueAction is accepted on dunning-due, whose TOPIC it is)
+                         DueAction is accepted on dunning-due and AccountFlagged on account-flags, their TOPICs)
     value_too_large      the value is over `max_value_bytes`: not decoded at all
     field_too_long       an identifier field is over `max_id_chars` characters; header `error.field` names it
     decoder_error        the decoder raised something unexpected; the message names its type, never its text
@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agents.rules.erasure import ErasureRequested
-from agents.rules.events import INPUT_TYPES, DueAction
+from agents.rules.events import INPUT_TYPES, AccountFlagged, DueAction
 from agents.rules.limits import MAX_ID_CHARS, oversized_field
 from agents.rules.validation import problem
 from pipeline.errors import DecodeError, RegistryError
@@ -76,7 +76,7 @@ REASONS = frozenset({
     "key_mismatch",
 })
 STEP_FAILED = "step_failed"
-CUSTOMER_INPUTS: tuple[type[Any], ...] = (*INPUT_TYPES, DueAction, ErasureRequested)
+CUSTOMER_INPUTS: tuple[type[Any], ...] = (*INPUT_TYPES, DueAction, AccountFlagged, ErasureRequested)
 
 Headers = Mapping[str, bytes | None] | Iterable[tuple[str, bytes | None]]
 """Consumed headers: a mapping, or Kafka's list of (name, value) pairs; a value may be null."""

@@ -26,11 +26,12 @@ from fastavro.schema import to_parsing_canonical_form
 from agents.rules.identity import IdentityNode
 from agents.rules.journey import CustomerState
 from agents.rules.records import fields_of, positional, shape, to_plain
+from agents.rules.reviews import OpenReviews
 from pipeline.wire.codec import SCHEMAS_DIR
 
 NAMESPACE = "paymentjourney.state"
 HISTORY_DIR = SCHEMAS_DIR / "state"
-STORED: tuple[type, ...] = (CustomerState, IdentityNode)
+STORED: tuple[type, ...] = (CustomerState, IdentityNode, OpenReviews)
 """The state types the worker's tables store (pipeline.worker.app registers a codec for each)."""
 
 _AVRO_PLAIN = {str: "string", int: "long", float: "double", bool: "boolean", bytes: "bytes"}

@@ -1,10 +1,10 @@
 """The Faust application: one app per worker, configured from Settings, with the agents of agents/ registered.
 
 Secure by default: the web server listens on JOURNEY_WEB_BIND (127.0.0.1 unless set), serves /metrics, the
-explorer (pipeline/explorer) and nothing of Faust's own pages (the /table pages would show customer state; /router,
-/graph and the statistics are off too), and with JOURNEY_API_TOKEN set every request but /metrics and the explorer's
-static pages (which hold no data) needs that bearer token; beyond loopback the token is required
-(pipeline/worker/run.py).
+explorer (pipeline/explorer: the lookup and overview APIs, the review queue's API and the pages) and nothing of
+Faust's own pages (the /table pages would show customer state; /router, /graph and the statistics are off too), and
+with JOURNEY_API_TOKEN set every request but /metrics and the explorer's static pages (which hold no data) needs that
+bearer token; beyond loopback the token is required (pipeline/worker/run.py).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from agents.runtime import Runtime
 from agents.topology import register_agents, register_history
 from pipeline.explorer import PUBLIC_PATHS, register_explorer
+from pipeline.explorer.reviews import register_review_routes
 from pipeline.kafka.security import broker_credentials
 
 
@@ -92,7 +93,8 @@ def build_app(rt: Runtime, bootstrap: str, secured: bool = True) -> faust.App:
     )
     quiet_libraries(s.log_level)
     rt.metrics.describe(build_version(), rt.policy.version)
-    register_agents(app, rt)
+    registered = register_agents(app, rt)
+    register_review_routes(app, rt, registered.review_queue, registered.send)
     histories = register_history(app, rt)
 
     # Faust's send-soon buffer (table changelog writes) holds 100 records by default and warns "producer buffer full"

@@ -8,9 +8,12 @@ strategy, the payment method to offer first, perks, and the reasons for all of i
   own chargebacks, ...) are one function each in signals.py; signals from other customers'
   identities (stolen card, linked fraudster, the non-contamination rule) in linked_risk.py. Weights:
   [checkout.weights].
-- The outcome: `choose_outcome` here. Radar-like bands: decline from `decline_from`; in the grey zone from
-  `challenge_from`, 3-D Secure instead of a decline when the customer can authenticate; some signals always
-  ask for 3-D Secure (`step_up_signals`); and SCA itself may need a challenge.
+- The outcome: `choose_outcome` here. A reviewer's confirmed fraud declines first (Radar's block list); then
+  Radar-like bands: decline from `decline_from`; in the grey zone from `challenge_from`, 3-D Secure instead of a
+  decline when the customer can authenticate (`is_grey_zone`: such a challenge waits in the review queue); some
+  signals always ask for 3-D Secure (`step_up_signals`); and SCA itself may need a challenge.
+- What reviewers and linked accounts say (`standing`, agents/rules/reviews): confirmed fraud declines, a
+  confirmed-legitimate customer earns trust (REVIEWED_LEGITIMATE), and a flagged customer gets no perks.
 - The SCA strategy and exemption: sca.py. The method ranking: methods.py. Perks: `perk_for` here.
 """
 
@@ -26,14 +29,18 @@ from agents.rules.checkout.signals import PROFILE_SIGNALS, Facts, Signal, fails_
 from agents.rules.events import Outcome, PaymentAttempted, PaymentDecision, Reason
 from agents.rules.identity import IdentityNode
 from agents.rules.profile import CustomerProfile
+from agents.rules.reviews.standing import NO_STANDING, Standing
 
-__all__ = ["CheckoutPolicy", "decide", "has_bad_history", "risk_signals"]
+__all__ = ["GREY_ZONE", "CheckoutPolicy", "decide", "has_bad_history", "is_grey_zone", "risk_signals"]
+
+GREY_ZONE = "CHALLENGE_GREY_ZONE"
+"""Lead reason of a challenge chosen because the risk is in the grey zone: a case for the review queue."""
 
 
 def risk_signals(profile: CustomerProfile, links: Mapping[str, IdentityNode], attempt: PaymentAttempted,
-                 policy: CheckoutPolicy, now: int) -> list[Signal]:
+                 policy: CheckoutPolicy, now: int, standing: Standing = NO_STANDING) -> list[Signal]:
     facts = Facts(profile=profile, attempt=attempt, links=links, policy=policy,
-                  eur_cents=policy.eur_cents(attempt.amount_minor, attempt.currency), now=now)
+                  eur_cents=policy.eur_cents(attempt.amount_minor, attempt.currency), now=now, standing=standing)
     found = (rule(facts) for rule in (*PROFILE_SIGNALS, *LINKED_SIGNALS))
     return [s for s in found if s is not None]
 
@@ -57,7 +64,7 @@ def choose_outcome(score: int, signals: list[Signal], sca: ScaChoice, authentica
     if score >= policy.challenge_from:
         if authenticable:
             return "challenge", Reason(
-                code="CHALLENGE_GREY_ZONE",
+                code=GREY_ZONE,
                 detail=f"Risk {score} is in the grey zone (from {policy.challenge_from}): 3-D Secure rather "
                        "than a decline, since the customer can authenticate.")
         return "decline", Reason(
@@ -73,6 +80,11 @@ def choose_outcome(score: int, signals: list[Signal], sca: ScaChoice, authentica
                                    detail=f"Risk {score} is low; strong customer authentication is needed.")
     return "approve", Reason(code="APPROVE",
                              detail=f"Risk {score} is below the challenge band ({policy.challenge_from}).")
+
+
+def is_grey_zone(decision: PaymentDecision) -> bool:
+    """A challenge because the risk is in the grey zone: what a reviewer should look at."""
+    return decision.outcome == "challenge" and bool(decision.reasons) and decision.reasons[0].code == GREY_ZONE
 
 
 def perk_for(profile: CustomerProfile, attempt: PaymentAttempted, policy: CheckoutPolicy) -> Reason | None:
@@ -97,19 +109,29 @@ def _explained(signals: list[Signal], outcome: Outcome) -> list[Reason]:
 
 
 def decide(profile: CustomerProfile, links: Mapping[str, IdentityNode], attempt: PaymentAttempted,
-           policy: CheckoutPolicy, now: int, policy_version: str) -> PaymentDecision:
-    """Decide one attempt from the profile and identity links as they were before it."""
-    signals = risk_signals(profile, links, attempt, policy, now)
+           policy: CheckoutPolicy, now: int, policy_version: str,
+           standing: Standing = NO_STANDING) -> PaymentDecision:
+    """Decide one attempt from the profile and identity links as they were before it, and the customer's standing
+    with reviewers and linked accounts at `now`."""
+    signals = risk_signals(profile, links, attempt, policy, now, standing)
     score = risk_score(signals, policy)
     eur_cents = policy.eur_cents(attempt.amount_minor, attempt.currency)
     sca = choose_sca(profile, attempt, eur_cents, score, policy)
-    outcome, lead = choose_outcome(score, signals, sca, can_authenticate(profile, attempt, policy), policy)
+    outcome: Outcome
+    if standing.fraud is not None:  # a person confirmed fraud: no score argues with that
+        outcome, lead = "decline", standing.fraud
+    else:
+        outcome, lead = choose_outcome(score, signals, sca, can_authenticate(profile, attempt, policy), policy)
     country = attempt.customer_country or profile.home_country
     ranking, method_reason = rank_methods(profile, country, policy.methods)
     perk = perk_for(profile, attempt, policy) if outcome != "decline" else None
+    withheld = standing.withholding if perk else None
+    if withheld is not None:  # flagged customers get no perks; say why instead
+        perk = None
     sca_first = lead.code == "CHALLENGE_FOR_SCA"  # SCA, not risk, asked for the challenge: say why up front
     reasons = (lead, *((sca.reason,) if sca_first else ()), *_explained(signals, outcome),
-               *(() if sca_first else (sca.reason,)), *((perk,) if perk else ()), method_reason)
+               *(() if sca_first else (sca.reason,)), *((perk,) if perk else ()),
+               *((withheld,) if withheld else ()), method_reason)
     return PaymentDecision(
         event_id=f"{attempt.event_id}:decision", customer_id=attempt.customer_id,
         occurred_at=attempt.occurred_at, payment_id=attempt.payment_id, source_event_id=attempt.event_id,

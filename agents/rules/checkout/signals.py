@@ -1,7 +1,8 @@
 """The risk signals checkout reads from the customer's own profile. One small function per signal, named for
 the question it answers; each returns a `Signal` (code, points from [checkout.weights], a sentence) or None.
 
-- Trust (negative points): USUAL_DEVICE, USUAL_CARD, USUAL_ADDRESS, ESTABLISHED_CUSTOMER.
+- Trust (negative points): USUAL_DEVICE, USUAL_CARD, USUAL_ADDRESS, ESTABLISHED_CUSTOMER, REVIEWED_LEGITIMATE (a
+  reviewer said so: agents/rules/reviews).
 - Something new: NEW_CUSTOMER, NEW_DEVICE, NEW_CARD, NEW_ADDRESS, NEW_IP_COUNTRY.
 - Own history: OWN_CHARGEBACKS, FRAUD_BLOCKS, FAILED_CHALLENGES.
 - Card testing: ATTEMPT_VELOCITY, MANY_CARDS, SMALL_AMOUNTS, RECENT_DECLINES.
@@ -20,6 +21,7 @@ from agents.rules.events import PaymentAttempted
 from agents.rules.identity import IdentityNode
 from agents.rules.profile import CustomerProfile, chargeback_ages, faded_chargebacks, faded_weight
 from agents.rules.profile import has_bad_history as _has_bad_history
+from agents.rules.reviews.standing import NO_STANDING, Standing
 from agents.rules.timeunits import DAY_MS, HOUR_MS, MINUTE_MS
 
 
@@ -40,6 +42,7 @@ class Facts:
     policy: CheckoutPolicy
     eur_cents: int | None  # the attempt's amount in EUR cents; None without a rate for its currency
     now: int
+    standing: Standing = NO_STANDING  # what reviewers and linked accounts say about the customer now
 
     @property
     def trusted_before(self) -> int:
@@ -111,6 +114,13 @@ def is_established_in_good_standing(f: Facts) -> Signal | None:
             and not has_bad_history(p, policy, f.now):
         return signal(f, "ESTABLISHED_CUSTOMER",
                       f"{paid} successful payments over {days} days, no chargebacks.")
+    return None
+
+
+def was_confirmed_legitimate(f: Facts) -> Signal | None:
+    found = f.standing.legitimate
+    if found is not None:
+        return signal(f, found.code, found.detail)
     return None
 
 
@@ -292,5 +302,5 @@ PROFILE_SIGNALS: tuple[SignalRule, ...] = (
     is_new_customer, is_new_device, is_new_card, is_new_address, is_new_ip_country,
     ip_differs_from_card_on_an_unproven_device,
     paid_from_this_device_before, paid_with_this_card_before, paid_for_this_address_before,
-    is_established_in_good_standing,
+    is_established_in_good_standing, was_confirmed_legitimate,
 )

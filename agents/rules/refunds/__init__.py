@@ -2,10 +2,13 @@
 
 `decide_refund` is a pure function of (refund history, identity links, request, preferences, policy, now) returning
 the decision and the notice that tells the customer what they got. The ladder, first match wins:
-linked serial claims (deny, then manual review) > an account judged abusive or with chargebacks (review) > a claim
+linked serial claims (deny, then manual review) > an account judged abusive, confirmed abusive by a reviewer, or with
+chargebacks (review) > a claim
 outside the customer's return window (deny) > a claim above the order's amount (review) > a parcel not yet delivered
 (traced, refunded if it does not arrive) > a loyal customer (instant) > a clean history and a small amount (instant)
-> nothing to send back (review) > everyone else (refund on return).
+> nothing to send back (review) > everyone else (refund on return). An account linked by a strong identifier to a
+flagged one (agents/rules/reviews) gets no instant refund: where it would have had one, the claim is refunded on
+return, or reviewed when nothing comes back, and the decision says which link withheld it.
 
 The customer's history lives in history.py, cross-account linking in links.py, the policy in policy.py; this
 module re-exports what the journey and the report use.
@@ -24,6 +27,7 @@ from agents.rules.refunds.history import (
     OrderInfo,
     RefundHistory,
     chargebacks_count,
+    clear_claim,
     is_loyal,
     is_refund_abuser,
     record_decision,
@@ -33,10 +37,11 @@ from agents.rules.refunds.history import (
 )
 from agents.rules.refunds.links import PriorClaims, prior_claims
 from agents.rules.refunds.policy import RefundPolicy
+from agents.rules.reviews.standing import NO_STANDING, Standing
 from agents.rules.timeunits import DAY_MS
 
-__all__ = ["RefundHistory", "RefundPolicy", "baseline_refund", "decide_refund", "is_refund_abuser",
-           "record_decision", "update_refund_history"]
+__all__ = ["RefundHistory", "RefundPolicy", "baseline_refund", "clear_claim", "decide_refund", "is_refund_abuser",
+           "judged_serial", "record_decision", "update_refund_history"]
 
 BASELINE_INSTANT_UP_TO_MINOR = 5000
 """The naive baseline refunds instantly up to this many minor units, whoever asks and whatever the currency."""
@@ -58,14 +63,15 @@ class _Verdict:
 
 
 def decide_refund(history: RefundHistory, links: Mapping[str, IdentityNode], request: RefundRequested,
-                  prefs: Preferences, policy: RefundPolicy, now: int,
-                  policy_version: str) -> tuple[RefundDecision, Notification]:
-    """Decide one claim from the customer's history BEFORE it and the identity nodes of its identifiers."""
+                  prefs: Preferences, policy: RefundPolicy, now: int, policy_version: str,
+                  standing: Standing = NO_STANDING) -> tuple[RefundDecision, Notification]:
+    """Decide one claim from the customer's history BEFORE it, the identity nodes of its identifiers and the
+    customer's standing with reviewers and linked accounts at `now`."""
     prior = prior_claims(history, links, request.customer_id, request.refund_id, policy, now)
     loyal = is_loyal(history, policy, now)
     window = policy.loyal_window_days if loyal else policy.base_window_days
-    verdict = _verdict(history, request, prior, loyal, window, policy, now)
-    notes = _notes(history.order(request.order_id), prior, loyal, window, verdict, policy)
+    verdict = _verdict(history, request, prior, loyal, window, policy, now, standing)
+    notes = _notes(history.order(request.order_id), prior, loyal, window, verdict, policy, standing)
     decision = RefundDecision(
         event_id=f"{request.event_id}:decision", customer_id=request.customer_id, occurred_at=request.occurred_at,
         refund_id=request.refund_id, order_id=request.order_id, source_event_id=request.event_id,
@@ -76,8 +82,13 @@ def decide_refund(history: RefundHistory, links: Mapping[str, IdentityNode], req
     return decision, _notice(request, decision, verdict.template or TEMPLATES[verdict.outcome], prefs, policy)
 
 
+def judged_serial(decision: RefundDecision) -> bool:
+    """Did this decision judge the claimant a serial claimant (so their linked accounts are flagged too)?"""
+    return any(r.code == SERIAL_CLAIMS for r in decision.reasons)
+
+
 def _verdict(h: RefundHistory, request: RefundRequested, prior: PriorClaims, loyal: bool, window: int,
-             policy: RefundPolicy, now: int) -> _Verdict:
+             policy: RefundPolicy, now: int, standing: Standing) -> _Verdict:
     if prior.weight >= policy.deny_threshold:
         return _Verdict("deny", None, _serial_reason(prior, policy))
     if prior.weight >= policy.review_threshold:
@@ -87,6 +98,8 @@ def _verdict(h: RefundHistory, request: RefundRequested, prior: PriorClaims, loy
             code="FLAGGED_SERIAL_CLAIMANT",
             detail=f"This account was judged a serial claimant within the last {policy.abuse_memory_days} days: "
                    "a person checks every claim."))
+    if standing.abuse is not None:
+        return _Verdict("manual_review", "review", standing.abuse)
     if chargebacks_count(h, policy, now):
         recent = sum(1 for t in h.chargeback_times if t <= now)
         return _Verdict("manual_review", "review", Reason(
@@ -108,7 +121,12 @@ def _verdict(h: RefundHistory, request: RefundRequested, prior: PriorClaims, loy
             code="PARCEL_IN_TRANSIT",
             detail=f"The carrier has not delivered this order yet: we trace the parcel for up to {policy.trace_days} "
                    "days and refund if it does not arrive or comes back to us."), TRACING_TEMPLATE)
-    return _terms(h, request, order, prior, loyal, window, policy, now)
+    terms = _terms(h, request, order, prior, loyal, window, policy, now)
+    if terms.outcome == "instant_refund" and standing.linked is not None:
+        if request.reason in policy.no_return_reasons:  # nothing comes back: a person checks instead
+            return _Verdict("manual_review", "review", standing.linked)
+        return _Verdict("refund_on_return", terms.tier, standing.linked)
+    return terms
 
 
 def _terms(h: RefundHistory, request: RefundRequested, order: OrderInfo | None, prior: PriorClaims, loyal: bool,
@@ -166,9 +184,11 @@ def _serial_reason(prior: PriorClaims, policy: RefundPolicy) -> Reason:
 
 
 def _notes(order: OrderInfo | None, prior: PriorClaims, loyal: bool, window: int, verdict: _Verdict,
-           policy: RefundPolicy) -> tuple[Reason, ...]:
+           policy: RefundPolicy, standing: Standing) -> tuple[Reason, ...]:
     """Supporting reasons, after the deciding one."""
     notes: list[Reason] = []
+    if standing.linked is not None and verdict.reason != standing.linked and verdict.outcome != "deny":
+        notes.append(standing.linked)  # it withholds instant refunds even where this claim got none anyway
     if prior.claims and verdict.reason.code != SERIAL_CLAIMS:
         notes.append(Reason(code="EARLIER_CLAIMS_BELOW_THRESHOLD",
                             detail=f"{len(prior.claims)} earlier claim(s) in {policy.lookback_days} days weigh "

@@ -56,6 +56,7 @@ class ClaimInfo:
     delivered: bool | None = None  # was the order delivered when the claim came in (None: order unknown)
     issued_to: str | None = None
     issued_at: int | None = None
+    cleared: bool = False  # a reviewer found this claim was not abuse: it weighs nothing against the claimant
 
     @property
     def label(self) -> str:
@@ -163,10 +164,26 @@ def record_decision(h: RefundHistory, decision: RefundDecision) -> RefundHistory
     return replace(h, abuse_flagged_at=decision.occurred_at)
 
 
+def clear_claim(h: RefundHistory, refund_id: str) -> RefundHistory:
+    """A reviewer found the claim was not abuse: it no longer counts against the customer, and a serial-claimant
+    judgement made on it is lifted."""
+    found = h.claim(refund_id)
+    if found is None or found.cleared:
+        return h
+    claims = tuple(replace(c, cleared=True) if c is found else c for c in h.claims)
+    flagged = None if h.abuse_flagged_at == found.at else h.abuse_flagged_at
+    return replace(h, claims=claims, abuse_flagged_at=flagged)
+
+
+def cleared_refs(h: RefundHistory) -> frozenset[str]:
+    return frozenset(c.refund_id for c in h.claims if c.cleared)
+
+
 def recent_claims(h: RefundHistory, policy: RefundPolicy, now: int) -> tuple[ClaimInfo, ...]:
-    """The customer's own claims within the look-back window (a claim exactly at its start still counts)."""
+    """The customer's own claims within the look-back window (a claim exactly at its start still counts), except
+    those a reviewer cleared."""
     since = now - policy.lookback_days * DAY_MS
-    return tuple(c for c in h.claims if since <= c.at <= now)
+    return tuple(c for c in h.claims if since <= c.at <= now and not c.cleared)
 
 
 def own_claims_weight(h: RefundHistory, policy: RefundPolicy, now: int) -> float:

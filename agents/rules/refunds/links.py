@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from agents.rules.identity import IdentityNode, Mark, kind_of
-from agents.rules.refunds.history import RefundHistory, recent_claims
+from agents.rules.refunds.history import RefundHistory, cleared_refs, recent_claims
 from agents.rules.refunds.policy import RefundPolicy
 from agents.rules.timeunits import DAY_MS
 
@@ -49,8 +49,10 @@ def linked_accounts(customer_id: str, links: Mapping[str, IdentityNode],
 
 def prior_claims(h: RefundHistory, links: Mapping[str, IdentityNode], customer_id: str, refund_id: str,
                  policy: RefundPolicy, now: int) -> PriorClaims:
-    """Earlier claims (not `refund_id` itself) by the claimant's actor, counted once each by refund id."""
+    """Earlier claims (not `refund_id` itself) by the claimant's actor, counted once each by refund id; the
+    claimant's own claims that a reviewer cleared do not count."""
     since = now - policy.lookback_days * DAY_MS
+    cleared = cleared_refs(h)
     found: dict[str, Mark] = {
         c.refund_id: Mark(customer_id=customer_id, ref=c.refund_id, reason=c.label, at=c.at)
         for c in recent_claims(h, policy, now) if c.refund_id != refund_id
@@ -58,7 +60,8 @@ def prior_claims(h: RefundHistory, links: Mapping[str, IdentityNode], customer_i
     actors = linked_accounts(customer_id, links, policy)
     for ident in sorted(links):
         for m in links[ident].claims:
-            if m.customer_id in actors and m.ref != refund_id and since <= m.at <= now:
+            own_cleared = m.customer_id == customer_id and m.ref in cleared
+            if m.customer_id in actors and m.ref != refund_id and since <= m.at <= now and not own_cleared:
                 found.setdefault(m.ref, m)
     claims = tuple(sorted(found.values(), key=lambda m: (m.at, m.ref)))
     others = {m.customer_id for m in claims} - {customer_id}

@@ -305,3 +305,63 @@ def journey_state(data: bytes) -> CustomerState:
     from pipeline.wire import state_codec
 
     return state_codec.loads(CustomerState, data)
+
+
+def grey_zone_attempt() -> PaymentAttempted:
+    """A new customer abroad with a card from home: risk 65, a grey-zone challenge, a case for the review queue."""
+    return replace(attempt(), amount_minor=2_500, device_id="dev-c1", ip="192.0.2.1", ip_country="US",
+                   card_country="NL", card_issuer="bank-nl")
+
+
+async def test_a_grey_zone_case_enters_the_review_queue_after_delivery_and_a_verdict_removes_it(
+        tmp_path: Path) -> None:
+    from agents.rules.events import ReviewVerdict
+    from agents.rules.reviews import OpenReviews
+    from pipeline.wire import state_codec
+
+    rt, sent = runtime(tmp_path), Sent()
+
+    class Watching(dict[str, Any]):
+        def __setitem__(self, key: str, value: Any) -> None:
+            assert "decisions" in sent.topics(), "the queue was written before the decision was delivered"
+            super().__setitem__(key, value)
+
+    queue = Watching()
+    ce = CustomerEvents(rt, {}, {}, {}, Producer(sent, max_backoff_s=0), review_queue=queue)
+    await one(ce, "payments", 0, 0, b"c1", rt.codec.encode(grey_zone_attempt()))
+    listed = state_codec.loads(OpenReviews, queue["c1"])
+    assert listed.customer_id == "c1" and [c.case_id for c in listed.cases] == ["p1"]
+    assert listed.cases[0].identifiers == (), "the table every worker holds carries no identifiers"
+    judged = ReviewVerdict(event_id="v1", customer_id="c1", occurred_at=attempt().occurred_at + 60_000, case_id="p1",
+                           case_kind="payment", verdict="legitimate", reviewer="r1")
+    await one(ce, "reviews", 0, 0, b"c1", rt.codec.encode(judged))
+    assert "c1" not in queue
+
+
+async def test_a_flag_for_a_linked_account_is_keyed_by_that_account_and_folded_there(tmp_path: Path) -> None:
+    from agents.rules.events import AccountFlagged, ReviewVerdict
+    from agents.rules.identity import IdentityNode
+    from pipeline.wire import state_codec
+
+    rt, sent, customers = runtime(tmp_path), Sent(), {}
+    from agents.rules.pseudonyms import DEV_PSEUDONYMS
+
+    device = DEV_PSEUDONYMS.identifier("device", "dev-c1")  # the index holds pseudonyms
+    shared = IdentityNode(identifier=device, customers=(("c2", 1_759_000_000_000),))
+    ce = CustomerEvents(rt, customers, {}, {device: state_codec.dumps(shared)},
+                        Producer(sent, max_backoff_s=0))
+    await one(ce, "payments", 0, 0, b"c1", rt.codec.encode(grey_zone_attempt()))
+    fraud = ReviewVerdict(event_id="v1", customer_id="c1", occurred_at=attempt().occurred_at + 60_000, case_id="p1",
+                          case_kind="payment", verdict="confirmed_fraud", reviewer="r1", note="a private note")
+    await one(ce, "reviews", 0, 0, b"c1", rt.codec.encode(fraud))
+    flags = [(k, v) for t, k, v, _ in sent.records if t == "account-flags"]
+    assert [k for k, _ in flags] == [b"c2"], "keyed by the linked account, so it reaches that account's partition"
+    flag = rt.codec.decode(flags[0][1])
+    assert isinstance(flag, AccountFlagged) and flag.customer_id == "c2" and flag.via == ("device",)
+    assert all(b"a private note" not in value for _t, _k, value, _h in sent.records), "the note goes nowhere"
+    await one(ce, "account-flags", 1, 0, b"c2", flags[0][1])
+    await one(ce, "account-flags", 1, 1, b"c2", flags[0][1])  # redelivered: folded once
+    linked = state_codec.loads(CustomerState, customers["c2"])
+    assert [f.source_event_id for f in linked.reviews.flags] == ["v1"]
+    assert not any(t.endswith("-dlq") for t in sent.topics())
+    assert rt.metrics.account_flags.labels("confirmed_fraud")._value.get() == 1

@@ -16,6 +16,7 @@ import pytest
 
 from agents.rules.events import PaymentAttempted, RefundRequested
 from pipeline.kafka.clients import encode_all, produce
+from pipeline.policies import load_policy
 from pipeline.sim import generate
 from pipeline.sim.pacing import waves
 from pipeline.wire.codec import Codec
@@ -30,7 +31,8 @@ DECIDED = ("decisions", "refund-decisions")
 
 def test_live_pipeline_and_replay_agree_on_a_shared_event_file(broker: Any, tmp_path: Path) -> None:
     start = time.time_ns() // 1_000_000 - 60 * DAY
-    events = [x.event for x in generate(5, 20, start, 30)]
+    events = [x.event for x in generate(5, 20, start, 30, reviewed_under=load_policy())]
+    assert any(type(e).__name__ == "ReviewVerdict" for e in events)
     shared = write_jsonl(tmp_path / "events.jsonl", events)
     env = journey_env(broker.bootstrap, tmp_path)
     codec = Codec(LocalRegistry(tmp_path / "schema-registry.json"))

@@ -1,6 +1,6 @@
 """The explorer's pages in a real headless Chromium against a real worker on the embedded broker: the overview, a
 customer's page with every reason in words, the token asked for when missing, and a verdict submitted from the
-review page (against tests' stand-in of the review backend, fake_reviews.py, until the real one is merged).
+review page on the worker's real review queue, which changes that customer's next decision, live and in replay.
 
 With JOURNEY_SCREENSHOTS=<folder> (`make screenshots`: docs/) it also saves a screenshot of each page there.
 """
@@ -17,14 +17,15 @@ from typing import Any
 
 import pytest
 
-from agents.rules.events import PaymentDecision, RefundRequested
+from agents.rules.events import PaymentDecision, RefundRequested, ReviewVerdict
 from pipeline.kafka.clients import encode_all, produce
 from pipeline.sim import generate, simulation_start
 from pipeline.wire.codec import Codec
+from pipeline.wire.jsonio import record_to_json
 from pipeline.wire.registry import LocalRegistry
 from tests.integration.pipeline.explorer.chromium import chromium, chromium_or_skip
-from tests.integration.pipeline.explorer.fake_reviews import fake_review_backend
-from tests.integration.support import collect, journey_env, worker
+from tests.integration.pipeline.explorer.test_reviews import CUSTOMER, attempt, now_ms
+from tests.integration.support import collect, journey, journey_env, worker, write_jsonl
 
 pytestmark = pytest.mark.integration
 TOKEN = "page-t0ken"
@@ -57,7 +58,8 @@ def test_every_page_renders_live_data_and_a_verdict_is_submitted(broker: Any, tm
     env = journey_env(broker.bootstrap, data, JOURNEY_API_TOKEN=TOKEN)
     port = env["JOURNEY_WEB_PORT"]
     labelled = generate(7, 14, simulation_start(30), 30)
-    events = [x.event for x in labelled]
+    grey = attempt(1, now_ms() - 10 * 60_000)  # a grey-zone challenge: a case in the review queue
+    events = [*(x.event for x in labelled), grey]
     claimant = [x.event.customer_id for x in labelled if x.story == "serial_empty_box"
                 and isinstance(x.event, RefundRequested)][-1]
     attempts = sum(type(e).__name__ == "PaymentAttempted" for e in events)
@@ -67,12 +69,29 @@ def test_every_page_renders_live_data_and_a_verdict_is_submitted(broker: Any, tm
         collect(broker.bootstrap, data, ["decisions"], timeout=180,
                 until=lambda rs: sum(isinstance(r, PaymentDecision) for _t, r, _h in rs) >= attempts)
         expected = wait_for_view(port, claimant)
-        asyncio.run(browse(binary, tmp_path, port, claimant, expected))
+        asyncio.run(browse(binary, tmp_path, port, claimant, expected, grey.payment_id))
+        (verdict,) = [r for _, r, _ in collect(broker.bootstrap, data, ["reviews"], lambda g: len(g) >= 1)]
+        second = attempt(2, now_ms())
+        assert journey("publish", str(write_jsonl(tmp_path / "second.jsonl", [second])), env=env).returncode == 0
+        decided = collect(broker.bootstrap, data, ["decisions"], timeout=90,
+                          until=lambda rs: any(r.payment_id == second.payment_id for _t, r, _h in rs))
+    assert isinstance(verdict, ReviewVerdict) and verdict.customer_id == CUSTOMER
+    assert (verdict.case_id, verdict.verdict) == (grey.payment_id, "legitimate")
+    live = next(r for _t, r, _h in decided if r.payment_id == second.payment_id)
+    assert live.outcome == "approve" and "REVIEWED_LEGITIMATE" in {r.code for r in live.reasons}, \
+        "the verdict given on the page changed the customer's next decision"
+    assert "card owner confirmed by phone" not in (tmp_path / "worker.log").read_text()
+    inputs = write_jsonl(tmp_path / "inputs.jsonl", [grey, verdict, second])
+    replayed = journey("replay", str(inputs), "--out", str(tmp_path / "replay.jsonl"), env=env)
+    assert replayed.returncode == 0, replayed.stderr
+    offline = [json.loads(x) for x in (tmp_path / "replay.jsonl").read_text().splitlines()]
+    again = [r["value"] for r in offline if r["topic"] == "decisions" and r["value"]["payment_id"] == second.payment_id]
+    assert again == [record_to_json(live)["value"]], "replay with the page's verdict gives the same decision"
 
 
-async def browse(binary: str, tmp_path: Path, port: str, cid: str, customer: dict[str, Any]) -> None:
+async def browse(binary: str, tmp_path: Path, port: str, cid: str, customer: dict[str, Any], case_id: str) -> None:
     web = f"http://127.0.0.1:{port}"
-    async with chromium(binary, tmp_path / "chromium") as browser, fake_review_backend() as (fake, verdicts):
+    async with chromium(binary, tmp_path / "chromium") as browser:
         tab = await browser.tab()
         await tab.goto(f"{web}/explorer/#token={TOKEN}")
         text = await tab.wait_for_text("Checkout decisions by outcome", "approve", "Top reasons", "This worker only")
@@ -95,15 +114,14 @@ async def browse(binary: str, tmp_path: Path, port: str, cid: str, customer: dic
         await fresh.goto(f"{web}/explorer/")
         await fresh.wait_for_text("needs its API token")
 
-        await tab.goto(f"{fake}/explorer/reviews")
-        await tab.wait_for_text("pay-7-fake-1", "ref-7-fake-2", "Confirmed fraud", "Not abuse",
-                                "Risk 68 is in the grey zone")
+        await tab.goto(f"{web}/explorer/reviews")
+        text = await tab.wait_for_text(case_id, "Confirmed fraud", "Legitimate", "grey zone")
+        assert CUSTOMER not in text, "the queue shows customers masked"
         if shot("reviews"):
             await tab.screenshot(shot("reviews"))  # type: ignore[arg-type]
-        await tab.js("""(() => {
-            const card = document.querySelector('[data-case="pay-7-fake-1"]');
+        await tab.js(f"""(() => {{
+            const card = document.querySelector('[data-case="{case_id}"]');
             card.querySelector('textarea').value = 'card owner confirmed by phone';
             card.querySelector('button[data-verdict="legitimate"]').click();
-        })()""")
-        await tab.wait_for_text("Verdict recorded: legitimate (event verdict-1)")
-    assert verdicts == [{"case_id": "pay-7-fake-1", "verdict": "legitimate", "note": "card owner confirmed by phone"}]
+        }})()""")
+        await tab.wait_for_text("Verdict recorded: legitimate")

@@ -3,7 +3,8 @@
 - process_customer_events: every input topic plus dunning-due, keyed by customer_id -> decisions, dunning,
   notifications, recovery, refund-decisions, identity-links. One table, `customer-state`, holds each customer's picture.
 - index_identities: identity-links, keyed by customer_id (one record per source event) -> the `identity-index` global
-  table read by the first agent (its changelog is applied by merging: see `_merging_global_table`).
+  table read by the first agent (its changelog is applied by merging: see `_merging_global_table`), plus the
+  progress marks the first agent publishes there (agents/progress.py), kept under `~progress:<partition>`.
 - publish_due: a timer that publishes due retries/reminders onto dunning-due (tables cannot be written from a timer).
 
 Both agents take their stream in batches (`take_events`, JOURNEY_BATCH_MAX / JOURNEY_BATCH_LINGER_MS) and hand them to
@@ -27,6 +28,7 @@ from agents.consumer_gauges import INTERVAL_S, ConsumerGauges
 from agents.customer_events import CustomerEvents, Headers, Incoming, Producer
 from agents.due_timer import CatchUp, DueTimer
 from agents.identity_index import IdentityIndex
+from agents.progress import is_progress_key
 from agents.rules.identity import IdentityNode, merge
 from pipeline.topics import INPUT_TOPICS
 from pipeline.wire import state_codec
@@ -59,13 +61,14 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
     due_index = app.Table("due-index", **raw)  # customer id -> their next due time, as decimal ASCII
     identities = _merging_global_table(app, "identity-index", _merge_nodes, **raw)
 
-    async def send(topic: str, key: bytes, value: bytes, headers: Headers | None) -> Any:
-        return await app.producer.send(topic, key, value, None, None, headers)
+    async def send(topic: str, key: bytes, value: bytes, headers: Headers | None, partition: int | None) -> Any:
+        return await app.producer.send(topic, key, value, partition, None, headers)
 
     producer = Producer(send, on_retry=rt.metrics.send_retries.inc)
     catch_up = CatchUp(highwater=_highwater(app), start=_start(app), processed={})
-    customer_events = CustomerEvents(rt, customers, due_index, identities, producer, bind,
-                                     Aligner(s.align_max_hold_s, s.align_max_held), catch_up.read_up)
+    aligner = Aligner(s.align_max_hold_s, s.align_max_held, on_forced=lambda why: rt.metrics.align_forced.labels(
+        why).inc())
+    customer_events = CustomerEvents(rt, customers, due_index, identities, producer, bind, aligner, catch_up.read_up)
     catch_up.processed = customer_events.processed
     identity_index = IdentityIndex(rt, identities, producer, bind)
     streams: list[Any] = []
@@ -103,6 +106,7 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
             catch_up.reset()
             mine = {tp.partition for tp in now_assigned if tp.topic in INPUT_TOPICS}
             customer_events.drop_partitions(mine.__contains__)
+            aligner.assign(mine)
 
     @app.timer(s.timer_interval_s, name="publish_due")
     async def publish_due() -> None:
@@ -125,7 +129,9 @@ def register_agents(app: faust.App, rt: Runtime) -> None:
 
     @app.timer(0.05, name="release_held")
     async def release_held() -> None:
-        if streams and customer_events.aligner is not None and customer_events.aligner.count():
+        """Releases held events whose wait is over, and sends the progress marks (also when nothing arrives)."""
+        if streams:
+            on_assignment()
             await ack(await customer_events.tick())
 
 
@@ -169,14 +175,14 @@ def _tp(tp: TP) -> Any:
     return FaustTP(tp[0], tp[1])
 
 
-def _merge_nodes(current: bytes | None, incoming: bytes) -> bytes:
-    if current is None:
-        return incoming
+def _merge_nodes(key: bytes, current: bytes | None, incoming: bytes) -> bytes:
+    if current is None or is_progress_key(key):
+        return incoming  # a progress mark replaces the one before (agents/progress.py)
     a = state_codec.loads(IdentityNode, current)
     return state_codec.dumps(merge(a, state_codec.loads(IdentityNode, incoming)))
 
 
-def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[bytes | None, bytes], bytes],
+def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[bytes, bytes | None, bytes], bytes],
                           **kwargs: Any) -> Any:
     """A global table whose changelog is applied by merging, not overwriting.
 
@@ -199,7 +205,7 @@ def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[byt
                 current = merged.get(msg.key)
                 if current is None:
                     current = self.data.get(msg.key.decode())
-                msg.value = merged[msg.key] = merge_values(current, msg.value)
+                msg.value = merged[msg.key] = merge_values(msg.key, current, msg.value)
             super().apply_changelog_batch(events)
 
     table = MergingGlobalTable(app, name=name, beacon=app.tables.beacon, standby_buffer_size=1, is_global=True,

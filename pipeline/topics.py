@@ -42,7 +42,8 @@ _SOURCES = (
     Topic("recovery", "output", "worker", "finance, analysts"),
     Topic("refund-decisions", "output", "worker", "returns service, analysts"),
     Topic("dunning-due", "internal", "worker's timer", "worker (internal)"),
-    Topic("identity-links", "internal", "worker", "worker's identity index (internal)", "(one per source event)"),
+    Topic("identity-links", "internal", "worker", "worker's identity index (internal)",
+          "(one link per source event; progress marks)"),
 )
 INPUT_TOPICS = tuple(t.name for t in _SOURCES if t.kind == "input")
 OUTPUT_TOPICS = tuple(t.name for t in _SOURCES if t.kind == "output")

@@ -31,7 +31,8 @@ class Sent:
         self.failures = failures
         self.on_delivery: list[Any] = []  # what the tables held when each record was acknowledged
 
-    async def __call__(self, topic: str, key: bytes, value: bytes, headers: Any) -> asyncio.Future[None]:
+    async def __call__(self, topic: str, key: bytes, value: bytes, headers: Any,
+                       partition: int | None = None) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.failures:
             self.failures -= 1

@@ -25,6 +25,7 @@ downtime decides as replay does.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from agents.rules.events import IdentityLinked, InputsProcessed
 from agents.rules.identity import IdentityNode, apply_link, merge
 
+log = logging.getLogger(__name__)
 PROGRESS_PREFIX = "~progress:"  # keys of marks in identity-links and identity-index; never an identifier (kind:value)
 MARK_EVERY_S = 0.05
 MAX_PENDING = 5_000  # batches whose links are kept while the index has not shown them applied (a stalled index)
@@ -43,7 +45,9 @@ def progress_key(partition: int) -> str:
 
 
 def is_progress_key(key: str | bytes) -> bool:
-    return (key.decode(errors="replace") if isinstance(key, bytes) else key).startswith(PROGRESS_PREFIX)
+    """Also for a changelog record's key: Faust writes a table's str keys as JSON (`"~progress:0"`)."""
+    text = key.decode(errors="replace") if isinstance(key, bytes) else key
+    return text.lstrip('"').startswith(PROGRESS_PREFIX)
 
 
 @dataclass(slots=True)
@@ -184,8 +188,12 @@ class RemoteGate:
                 if s.blocked_s is None:
                     s.blocked_s = now_s
                 if now_s - s.blocked_s >= self.idle_s:
-                    if not s.idle and self.on_idle is not None:
-                        self.on_idle()
+                    if not s.idle:
+                        log.warning("partition %d made no progress for %.1f s (watermark %s, caught up %s); counting "
+                                    "it as done", q, now_s - s.blocked_s, None if m is None else m.watermark,
+                                    None if m is None else m.caught_up)
+                        if self.on_idle is not None:
+                            self.on_idle()
                     s.idle = True
                     continue  # no progress for the idle timeout while we waited: counts as done
                 return False

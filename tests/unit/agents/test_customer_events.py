@@ -28,6 +28,7 @@ class Sent:
 
     def __init__(self, failures: int = 0) -> None:
         self.records: list[tuple[str, bytes, bytes, Mapping[str, bytes] | None]] = []
+        self.partitions: list[int | None] = []
         self.failures = failures
         self.on_delivery: list[Any] = []  # what the tables held when each record was acknowledged
 
@@ -39,11 +40,15 @@ class Sent:
             done.set_exception(ConnectionError("broker went away (test)"))
         else:
             self.records.append((topic, key, value, dict(headers) if headers else None))
+            self.partitions.append(partition)
             done.set_result(None)
         return done
 
     def topics(self) -> list[str]:
         return [t for t, *_ in self.records]
+
+    def with_partitions(self) -> list[tuple[str, bytes, bytes, Mapping[str, bytes] | None, int | None]]:
+        return [(*r, p) for r, p in zip(self.records, self.partitions, strict=True)]
 
 
 class FlakyRegistry:

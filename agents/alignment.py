@@ -13,13 +13,19 @@ wait for). Caught up on every topic, an event is released at once, so live traff
 a stalled topic from stalling the rest: an event is released after `max_hold_s` (JOURNEY_ALIGN_MAX_HOLD_MS) and a
 partition holds at most `max_held` events (JOURNEY_ALIGN_MAX_HELD). Held messages are not acknowledged, so their
 offsets are not committed: a crash re-reads them.
+
+Across partitions too: an event that reads the identity index must see every link made by an earlier event, also by
+another customer on another partition (another customer's chargeback on the same card). So the events of all the
+partitions this worker owns are released in one event-time order (an event at t goes once every input topic of every
+owned partition has been read past t, or up to its high watermark), the batch's own links are seen at once
+(agents/progress.py), and partitions other workers own are waited for through their progress marks (`gate`).
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +34,8 @@ from pipeline.topics import INPUT_TOPICS
 TP = tuple[str, int]
 ReadUp = Callable[[TP], Awaitable[bool]]
 """read_up((topic, partition)): is that partition read up to its high watermark?"""
+Gate = Callable[[int], bool]
+"""gate(event_time): do the partitions other workers own allow an event at that time to go (agents/progress.py)?"""
 
 
 @dataclass(order=True, slots=True)
@@ -40,11 +48,16 @@ class Held:
 
 
 class Aligner:
-    def __init__(self, max_hold_s: float, max_held: int, topics: tuple[str, ...] = INPUT_TOPICS) -> None:
-        self.max_hold_s, self.max_held, self.topics = max_hold_s, max_held, topics
+    def __init__(self, max_hold_s: float, max_held: int, topics: tuple[str, ...] = INPUT_TOPICS,
+                 on_forced: Callable[[str], None] | None = None) -> None:
+        self.max_hold_s, self.max_held, self.topics, self.on_forced = max_hold_s, max_held, topics, on_forced
         self.read_time: dict[TP, int] = {}  # latest event time read from each topic partition
         self.held: dict[int, list[Held]] = {}
+        self.owned: frozenset[int] | None = None  # the partitions assigned to this worker; None: those seen
         self._seq = itertools.count()
+
+    def assign(self, partitions: Collection[int]) -> None:
+        self.owned = frozenset(partitions)
 
     def add(self, msg: Any, event: Any, now_s: float) -> None:
         tp = (msg.topic, msg.partition)
@@ -52,26 +65,64 @@ class Aligner:
         heapq.heappush(self.held.setdefault(msg.partition, []),
                        Held(event.occurred_at, next(self._seq), now_s, msg, event))
 
-    async def release(self, read_up: ReadUp, now_s: float) -> list[Held]:
-        """Every held event that is safe (or held too long) now, per partition in event-time order."""
+    def partitions_owned(self) -> frozenset[int]:
+        if self.owned is not None:
+            return self.owned
+        return frozenset(self.held) | {p for _, p in self.read_time}
+
+    async def release(self, read_up: ReadUp, now_s: float, gate: Gate | None = None) -> list[Held]:
+        """Every held event that is safe (or held too long) now, in event-time order across the owned partitions."""
         out: list[Held] = []
-        for p, heap in self.held.items():
-            while heap:
-                head = heap[0]
-                forced = now_s - head.since >= self.max_hold_s or len(heap) > self.max_held
-                if not forced and not await self._safe(head, p, read_up):
-                    break
-                out.append(heapq.heappop(heap))
+        up: dict[TP, bool] = {}  # read-up answers, asked once per release
+        tps = [(t, p) for p in sorted(self.partitions_owned()) for t in self.topics]
+        while True:
+            heads = [h[0] for h in self.held.values() if h]
+            if not heads:
+                break
+            head = min(heads)
+            if await self._safe(head, tps, read_up, up) and (gate is None or gate(head.at)):
+                out.append(heapq.heappop(self.held[head.msg.partition]))
+                continue
+            forced = [p for p, h in self.held.items() if h and self._forced(h, now_s)]
+            if not forced:
+                break
+            for p in forced:
+                out.append(heapq.heappop(self.held[p]))
         return out
 
-    async def _safe(self, head: Held, partition: int, read_up: ReadUp) -> bool:
-        for topic in self.topics:
-            tp = (topic, partition)
-            if topic == head.msg.topic or self.read_time.get(tp, -1) >= head.at:
-                continue
-            if not await read_up(tp):
+    def _forced(self, heap: list[Held], now_s: float) -> bool:
+        reason = ("hold_timeout" if now_s - heap[0].since >= self.max_hold_s
+                  else "held_limit" if len(heap) > self.max_held else None)
+        if reason is not None and self.on_forced is not None:
+            self.on_forced(reason)
+        return reason is not None
+
+    async def _safe(self, head: Held, tps: list[TP], read_up: ReadUp, up: dict[TP, bool]) -> bool:
+        for tp in tps:
+            if self.read_time.get(tp, -1) >= head.at:
+                continue  # read past the head's time (a topic partition is in event-time order)
+            if tp not in up:
+                up[tp] = await read_up(tp)
+            if not up[tp]:
                 return False
         return True
+
+    async def watermark(self, partition: int, read_up: ReadUp) -> tuple[int, bool]:
+        """(W, caught up) of an owned partition: every input event on it with an earlier event time than W is
+        processed; caught up when every topic is read up to its high watermark and nothing is held."""
+        heap = self.held.get(partition)
+        bound = heap[0].at if heap else None
+        caught_up = not heap
+        latest = 0
+        for topic in self.topics:
+            tp = (topic, partition)
+            read = self.read_time.get(tp, 0)
+            latest = max(latest, read)
+            if await read_up(tp):
+                continue
+            caught_up = False
+            bound = read if bound is None else min(bound, read)
+        return (latest if bound is None else bound), caught_up
 
     def lowest_held(self, tp: TP) -> int | None:
         """The lowest offset still held for a topic partition (its offsets from there on are not done)."""
@@ -82,7 +133,7 @@ class Aligner:
         """Forget held events of partitions no longer ours (a rebalance): their new owner reads them again."""
         gone = [p for p in self.held if not keep(p)]
         dropped = [h for p in gone for h in self.held.pop(p)]
-        for tp in [tp for tp in self.read_time if tp[1] in gone]:
+        for tp in [tp for tp in self.read_time if not keep(tp[1])]:
             del self.read_time[tp]
         return dropped
 

@@ -20,6 +20,9 @@ dicts and a recording producer.
 5. Faust acks the batch's messages when this returns; offsets are committed after that, and Faust flushes the
    producer (so the changelog records of step 4) before it commits.
 
+Events held for event-time alignment (agents/alignment.py) are neither processed nor acknowledged until released.
+The progress marks of a batch (agents/progress.py) go out with the next delivery, behind the batch's links.
+
 So the stored state is never ahead of the delivered outputs. A worker killed before 3 completes stores nothing and
 re-runs the batch when it comes back, re-sending records with the same deterministic ids (consumers deduplicate on
 them); killed between 3 and 4, the same; killed after 4 but before the commit, the redelivered events are found in the
@@ -37,8 +40,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from agents.alignment import TP, Aligner
+from agents.progress import Pending, Progress, RemoteGate, progress_key
 from agents.rules import dunning, journey
-from agents.rules.identity import IdentityNode
+from agents.rules.events import InputsProcessed
+from agents.rules.identity import IdentityNode, apply
 from agents.rules.journey import CustomerState, Event
 from agents.rules.reviews import OpenReviews
 from agents.runtime import Runtime
@@ -53,8 +58,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 DECODED_KEPT = 20_000  # customers whose last written state is kept decoded (about 2 KB each in memory)
 Headers = list[tuple[str, bytes]]
-Send = Callable[[str, bytes, bytes, Headers | None], Awaitable[Awaitable[Any]]]
-"""send(topic, key, value, headers) -> a future that resolves once the broker has the record (aiokafka's contract)."""
+Send = Callable[[str, bytes, bytes, Headers | None, int | None], Awaitable[Awaitable[Any]]]
+"""send(topic, key, value, headers, partition) -> a future that resolves once the broker has the record (aiokafka's
+contract); partition None: the producer's partitioner picks it from the key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,7 @@ class Outgoing:
     key: bytes
     value: bytes
     headers: Headers | None = None
+    partition: int | None = None
 
 
 class Producer:
@@ -100,7 +107,7 @@ class Producer:
             futures: list[Awaitable[Any] | BaseException] = []
             for r in pending:
                 try:
-                    futures.append(await self._send(r.topic, r.key, r.value, r.headers))
+                    futures.append(await self._send(r.topic, r.key, r.value, r.headers, r.partition))
                 except Exception as err:  # noqa: BLE001 - a refused send is retried like a failed delivery
                     futures.append(err)
             results = await asyncio.gather(*(_settle(f) for f in futures))
@@ -160,6 +167,7 @@ class _Batch:
     records: list[Any] = field(default_factory=list)  # outputs, for the metrics once delivered
     source: dict[str, Incoming] = field(default_factory=dict)  # customer -> their last message in the batch
     done: list[Incoming] = field(default_factory=list)  # messages finished by this batch: to be acknowledged
+    links: Pending | None = None  # the links this batch makes, seen by its later events at once
 
 
 class CustomerEvents:
@@ -191,12 +199,20 @@ class CustomerEvents:
         self.read: dict[TP, int] = {}  # (topic, partition) -> next offset to read
         self._lock = asyncio.Lock()  # the agent's batches and the alignment tick take turns
         self._decoded: dict[str, tuple[bytes, CustomerState]] = {}  # cid -> (bytes written, their state), LRU
+        s = rt.settings
+        self.progress = Progress(self.mark_of, s.align_idle_s)
+        self.remote = RemoteGate(s.partitions, self.mark_of, s.align_idle_s, s.align_lateness_ms,
+                                 on_idle=rt.metrics.align_forced.labels("idle_partition").inc)
+        self._marks: dict[int, tuple[bytes, InputsProcessed | None]] = {}  # partition -> (bytes, decoded)
+        self._marks_due: list[Outgoing] = []
 
     async def process_batch(self, messages: Iterable[Incoming]) -> list[Incoming]:
         """Process what can be processed now; returns the messages finished (to acknowledge), held ones excluded."""
         async with self._lock:
-            started, now = time.perf_counter(), time.monotonic()
-            batch = _Batch()
+            started, now, wall_ms = time.perf_counter(), time.monotonic(), time.time_ns() // 1_000_000
+            batch = _Batch(links=self.progress.begin(wall_ms))
+            batch.out += self._marks_due  # the previous batch's marks: its links are delivered
+            self._marks_due = []
             ready: list[tuple[Incoming, Any]] = []
             for msg in messages:
                 tp = (msg.topic, msg.partition)
@@ -209,7 +225,8 @@ class CustomerEvents:
                 else:
                     ready.append((msg, found.event))
             if self.aligner is not None:
-                ready += [(h.msg, h.event) for h in await self.aligner.release(self._tp_read_up, now)]
+                gate = self.remote.gate(self.aligner.partitions_owned(), now, wall_ms)
+                ready += [(h.msg, h.event) for h in await self.aligner.release(self._tp_read_up, now, gate)]
             for msg, event in ready:
                 self._one(msg, event, batch)
                 batch.done.append(msg)
@@ -231,8 +248,38 @@ class CustomerEvents:
             for tp, next_read in self.read.items():
                 held = self.aligner.lowest_held(tp) if self.aligner is not None else None
                 self.processed[tp] = next_read if held is None else held
+            await self._progress(now, wall_ms)
             self._count(batch, time.perf_counter() - started)
             return batch.done
+
+    async def _progress(self, now: float, wall_ms: int) -> None:
+        """Forget links the index has applied; make the marks that go out with the next delivery."""
+        self.progress.prune()
+        if self.aligner is None:
+            return
+        aligner = self.aligner
+
+        async def watermark(p: int) -> tuple[int, bool]:
+            return await aligner.watermark(p, self._tp_read_up)
+
+        for mark in await self.progress.marks(aligner.partitions_owned(), watermark, now, wall_ms):
+            self._marks_due.append(Outgoing(mark.TOPIC, mark.customer_id.encode(), self.rt.codec.encode(mark),
+                                            cloudevent_headers(mark, self._source), mark.partition))
+
+    def mark_of(self, partition: int) -> InputsProcessed | None:
+        """The latest progress mark of a partition that this worker's copy of the identity index holds."""
+        data = self.identities.get(progress_key(partition))
+        if data is None:
+            return None
+        known = self._marks.get(partition)
+        if known is None or known[0] != data:
+            try:
+                mark = self.rt.codec.decode(data)
+            except Exception:  # noqa: BLE001 - an unreadable mark counts as none: waiting is bounded
+                mark = None
+            known = (data, mark if isinstance(mark, InputsProcessed) else None)
+            self._marks[partition] = known
+        return known[1]
 
     async def tick(self) -> list[Incoming]:
         """Release held events whose wait is over (a topic caught up, or the hold ran out)."""
@@ -242,6 +289,7 @@ class CustomerEvents:
         """Forget what is held and read on partitions no longer ours (after a rebalance)."""
         if self.aligner is not None:
             self.aligner.drop(keep)
+        self.progress.forget(keep)
         for offsets in (self.read, self.processed):
             for tp in [tp for tp in offsets if not keep(tp[1])]:
                 del offsets[tp]
@@ -274,8 +322,9 @@ class CustomerEvents:
                 return
             key = cid.encode()
             out = [Outgoing(r.TOPIC, key if r.customer_id == cid else r.customer_id.encode(),
-                            self.rt.codec.encode(r), cloudevent_headers(r, self._source))
-                   for r in (*step.outputs, *step.links)]
+                            self.rt.codec.encode(r), cloudevent_headers(r, self._source)) for r in step.outputs]
+            out += [Outgoing(r.TOPIC, key, self.rt.codec.encode(r), cloudevent_headers(r, self._source),
+                             msg.partition) for r in step.links]  # the partition its marks describe
         except Exception as err:  # noqa: BLE001 - a rule or encoding bug parks this event, never the partition
             log.exception("step failed for an event on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             parked = step_failed(err, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
@@ -289,6 +338,12 @@ class CustomerEvents:
             batch.states[cid] = batch.changed[cid] = step.state
             batch.erased.discard(cid)
         batch.source[cid] = msg
+        for rec in step.links:  # as replay folds them into its index: later events see them at once
+            if batch.links is not None:
+                self.progress.linked_in(batch.links, msg.partition, rec)
+            for ident in rec.identifiers:
+                if ident in batch.nodes:
+                    batch.nodes[ident] = apply(batch.nodes[ident], ident, rec)
         batch.out += out
         batch.records += step.outputs
         batch.counted.append((msg.topic, type(event).__name__))
@@ -329,7 +384,8 @@ class CustomerEvents:
     def _node(self, ident: str, batch: _Batch) -> IdentityNode | None:
         if ident not in batch.nodes:
             data = self.identities.get(ident)
-            batch.nodes[ident] = None if data is None else state_codec.loads(IdentityNode, data)
+            stored = None if data is None else state_codec.loads(IdentityNode, data)
+            batch.nodes[ident] = self.progress.node(ident, stored)
         return batch.nodes[ident]
 
     def _index_due(self, cid: str, next_due: int | None) -> None:

@@ -13,6 +13,7 @@ partition's own event-time watermark when past history is replayed onto the topi
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -41,11 +42,14 @@ class CatchUp:
     start: Callable[[TP], Awaitable[int]]
     processed: Mapping[TP, int]
     topics: tuple[str, ...] = INPUT_TOPICS
+    ask_every_s: float = 0.5  # while a partition is behind, its start is asked again at most this often
     _started: dict[TP, int] = field(default_factory=dict)
+    _asked: dict[TP, tuple[float, int]] = field(default_factory=dict)  # tp -> (when, start) while behind
 
     def reset(self) -> None:
         """Forget where partitions started: call on every change of assignment."""
         self._started.clear()
+        self._asked.clear()
 
     async def caught_up(self, partition: int) -> bool:
         """Is the partition processed up to its high watermark on every input topic?"""
@@ -61,7 +65,11 @@ class CatchUp:
             return False
         done = max(offsets.get(tp, -1), self._started.get(tp, -1))
         if done < end:
-            started = await self.start(tp)  # asked again while behind: a commit may have moved it on
+            asked = self._asked.get(tp)
+            now = time.monotonic()
+            if asked is None or now - asked[0] >= self.ask_every_s:
+                asked = self._asked[tp] = (now, await self.start(tp))  # asked again while behind: a commit moves it
+            started = asked[1]
             if started >= end:
                 self._started[tp] = started
             done = max(done, started)

@@ -6,7 +6,8 @@
 - review-queue: a global table, customer id -> their open review cases (OpenReviews), so any worker's explorer lists
   every case without reading every customer (pipeline/explorer/reviews.py).
 - index_identities: identity-links, keyed by customer_id (one record per source event) -> the `identity-index` global
-  table read by the first agent (its changelog is applied by merging: see `_merging_global_table`).
+  table read by the first agent (its changelog is applied by merging: see `_merging_global_table`), plus the
+  progress marks the first agent publishes there (agents/progress.py), kept under `~progress:<partition>`.
 - publish_due: a timer that publishes due retries/reminders onto dunning-due (tables cannot be written from a timer).
 - keep_history (`register_history`, unless JOURNEY_EXPLORER_HISTORY=0): the input and output topics -> the
   `customer-history` table, each customer's last records kept raw for the explorer (agents/history.py).
@@ -35,6 +36,7 @@ from agents.customer_events import CustomerEvents, Headers, Incoming, Producer, 
 from agents.due_timer import CatchUp, DueTimer
 from agents.history import HISTORY_TOPICS, History
 from agents.identity_index import IdentityIndex
+from agents.progress import is_progress_key
 from agents.rules.identity import IdentityNode, merge
 from pipeline.errors import DecodeError
 from pipeline.topics import INPUT_TOPICS
@@ -81,13 +83,15 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
     # customer id -> their open review cases; written only by the owner of the customer's partition
     review_queue = app.GlobalTable("review-queue", **raw)
 
-    async def send(topic: str, key: bytes, value: bytes, headers: Headers | None) -> Any:
-        return await app.producer.send(topic, key, value, None, None, headers)
+    async def send(topic: str, key: bytes, value: bytes, headers: Headers | None, partition: int | None) -> Any:
+        return await app.producer.send(topic, key, value, partition, None, headers)
 
     producer = Producer(send, on_retry=rt.metrics.send_retries.inc)
     catch_up = CatchUp(highwater=_highwater(app), start=_start(app), processed={})
-    customer_events = CustomerEvents(rt, customers, due_index, identities, producer, bind,
-                                     Aligner(s.align_max_hold_s, s.align_max_held), catch_up.read_up, review_queue)
+    aligner = Aligner(s.align_max_hold_s, s.align_max_held, on_forced=lambda why: rt.metrics.align_forced.labels(
+        why).inc())
+    customer_events = CustomerEvents(rt, customers, due_index, identities, producer, bind, aligner, catch_up.read_up,
+                                     review_queue)
     catch_up.processed = customer_events.processed
     identity_index = IdentityIndex(rt, identities, producer, bind)
     streams: list[Any] = []
@@ -125,6 +129,7 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
             catch_up.reset()
             mine = {tp.partition for tp in now_assigned if tp.topic in INPUT_TOPICS}
             customer_events.drop_partitions(mine.__contains__)
+            aligner.assign(mine)
 
     @app.timer(s.timer_interval_s, name="publish_due")
     async def publish_due() -> None:
@@ -147,7 +152,9 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
 
     @app.timer(0.05, name="release_held")
     async def release_held() -> None:
-        if streams and customer_events.aligner is not None and customer_events.aligner.count():
+        """Releases held events whose wait is over, and sends the progress marks (also when nothing arrives)."""
+        if streams:
+            on_assignment()
             await ack(await customer_events.tick())
 
     return Registered(review_queue=review_queue, send=send)
@@ -223,19 +230,20 @@ def _tp(tp: TP) -> Any:
     return FaustTP(tp[0], tp[1])
 
 
-def _merge_nodes(current: bytes | None, incoming: bytes) -> bytes:
-    if current is None:
-        return incoming
+def _merge_nodes(key: bytes, current: bytes | None, incoming: bytes) -> bytes:
+    if current is None or is_progress_key(key):
+        return incoming  # a progress mark replaces the one before (agents/progress.py)
     a = state_codec.loads(IdentityNode, current)
     return state_codec.dumps(merge(a, state_codec.loads(IdentityNode, incoming)))
 
 
-def _raw_node(value: bytes) -> bool:
-    return state_codec.pre_pseudonym(IdentityNode, value)
+def _raw_node(key: bytes, value: bytes) -> bool:
+    """A node written before identifiers were pseudonymised (progress marks are not nodes: never skipped)."""
+    return not is_progress_key(key) and state_codec.pre_pseudonym(IdentityNode, value)
 
 
-def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[bytes | None, bytes], bytes],
-                          skip: Callable[[bytes], bool], **kwargs: Any) -> Any:
+def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[bytes, bytes | None, bytes], bytes],
+                          skip: Callable[[bytes, bytes], bool], **kwargs: Any) -> Any:
     """A global table whose changelog is applied by merging, not overwriting.
 
     Every worker keeps a copy of the identity index and the index agents of several workers write to it; each
@@ -251,7 +259,7 @@ def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[byt
     class MergingGlobalTable(GlobalTable):
         def apply_changelog_batch(self, batch: Any) -> None:
             events = list(batch)
-            kept = [e for e in events if e.message.value is None or not skip(e.message.value)]
+            kept = [e for e in events if e.message.value is None or not skip(e.message.key, e.message.value)]
             if len(kept) < len(events):
                 log.warning("%d %s changelog record(s) written before identifiers were pseudonymised are ignored; "
                             "delete the topic %s to purge their raw identifiers", len(events) - len(kept), name,
@@ -266,7 +274,7 @@ def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[byt
                 current = merged.get(msg.key)
                 if current is None:
                     current = self.data.get(msg.key.decode())
-                msg.value = merged[msg.key] = merge_values(current, msg.value)
+                msg.value = merged[msg.key] = merge_values(msg.key, current, msg.value)
             super().apply_changelog_batch(events)
 
     table = MergingGlobalTable(app, name=name, beacon=app.tables.beacon, standby_buffer_size=1, is_global=True,

@@ -50,6 +50,9 @@ class Metrics:
         self.due_published = Counter("journey_due_published", "Due actions published by the timer", registry=r)
         # Timer ticks that held a partition's due actions back because the worker had not caught up on it yet.
         self.due_held = Counter("journey_due_held", "Partitions whose due actions waited for catch-up", registry=r)
+        # Held events released before alignment said it was safe: hold_timeout, held_limit, or a partition whose
+        # progress did not move for the idle timeout (idle_partition, counted once per such wait).
+        self.align_forced = Counter("journey_align_forced", "Alignment waits cut short", ["reason"], registry=r)
         # Wall time of one agent batch: decode, steps, delivery of every output, state writes.
         self.batch_seconds = Histogram(
             "journey_batch_seconds", "Per-batch processing time", buckets=_LATENCY_BUCKETS, registry=r

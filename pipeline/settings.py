@@ -72,6 +72,11 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "align_max_held": ("JOURNEY_ALIGN_MAX_HELD", "most events held per partition while catching up"),
     "explorer_history": ("JOURNEY_EXPLORER_HISTORY", "records (events and outputs) kept per customer for the "
                          "explorer's timeline; 0: no history agent"),
+    "align_idle_s": ("JOURNEY_ALIGN_IDLE_MS", "ms a held event waits for a partition whose progress does not move "
+                     "(idle, or its worker gone) before that partition counts as done"),
+    "align_lateness_ms": ("JOURNEY_ALIGN_LATENESS_MS", "allowed lateness (ms): an event read within this long of its "
+                          "event time is live and waits for no caught-up partition; an older one is backlog and waits "
+                          "for every partition's progress to pass its time"),
 }
 
 
@@ -130,6 +135,12 @@ class Settings:
     # JOURNEY_EXPLORER_HISTORY: the last N raw records (inputs and outputs) kept per customer by a separate agent for
     # the explorer's timeline and last decisions (agents/history.py); 0 turns that agent off
     explorer_history: int = 40
+    # JOURNEY_ALIGN_IDLE_MS / JOURNEY_ALIGN_LATENESS_MS: held events also wait for the identity links of earlier events
+    # on partitions other workers own, through their progress marks (agents/progress.py): a partition whose mark has
+    # not moved for align_idle_s counts as done; a caught-up one counts as done for an event read within
+    # align_lateness_ms of its event time (live traffic), not for an older one (a backlog)
+    align_idle_s: float = 2.0
+    align_lateness_ms: int = 60_000
 
     def __post_init__(self) -> None:
         if self.security_protocol not in SECURITY_PROTOCOLS:
@@ -221,8 +232,9 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "data_dir": Path, "policy_path": Path, "declines_path": Path, "schemas_dir": Path, "ssl_cafile": Path,
     "partitions": int, "web_port": int, "replication_factor": int, "batch_max": int, "fetch_wait_ms": int,
     "producer_buffer": int, "producer_linger_ms": int, "max_value_bytes": int, "max_id_chars": int,
-    "align_max_held": int, "explorer_history": int, "timer_interval_s": float, "session_timeout_s": float,
-    "batch_linger_s": _per_thousand, "align_max_hold_s": _per_thousand,
+    "align_max_held": int, "align_lateness_ms": int, "explorer_history": int, "timer_interval_s": float,
+    "session_timeout_s": float, "batch_linger_s": _per_thousand, "align_max_hold_s": _per_thousand,
+    "align_idle_s": _per_thousand,
     "web_enabled": _bool, "tansu": _bool, "register_schemas": _bool, "link_secret": str.encode,
     "pseudonym_secret": str.encode,
     "log_level": str.upper, "security_protocol": str.upper, "sasl_mechanism": str.upper,
@@ -232,7 +244,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 def env_default(name: str) -> str:
     """A field's default as its environment variable would spell it (for `journey --help`)."""
     value = getattr(Settings(), name)
-    if name in ("batch_linger_s", "align_max_hold_s"):
+    if name in ("batch_linger_s", "align_max_hold_s", "align_idle_s"):
         return f"{value * 1000:g}"
     if name in ("link_secret", "pseudonym_secret"):
         return "a public dev-only value"

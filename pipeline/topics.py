@@ -47,7 +47,7 @@ _SOURCES = (
     Topic("erasures", "output", "worker", "account service, privacy audit (proof that an erasure was done)"),
     Topic("dunning-due", "internal", "worker's timer", "worker (internal)"),
     Topic("identity-links", "internal", "worker", "worker's identity index (internal)",
-          "(IdentityLinked one per source event, IdentityErased one per erasure)"),
+          "(IdentityLinked one per source event, IdentityErased one per erasure, InputsProcessed progress marks)"),
     Topic("account-flags", "internal", "worker", "worker (internal)", "(one per linked account)"),
 )
 INPUT_TOPICS = tuple(t.name for t in _SOURCES if t.kind == "input")

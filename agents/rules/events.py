@@ -207,6 +207,26 @@ class IdentityLinked(Record):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class InputsProcessed(Record):
+    """A worker's progress on one partition: every input event of the partition with an event time before `watermark`
+    is processed and the identity links it produced are on this partition of `identity-links`, before this record.
+    The identity index applies it after those links, so a worker that reads it from the index knows the links are
+    applied (agents/alignment.py). Internal topic `identity-links`, on the partition it describes, keyed by
+    `~progress:<partition>`."""
+
+    TOPIC: ClassVar[str] = "identity-links"
+    SCHEMA: ClassVar[str] = "InputsProcessed"
+    event_id: str
+    customer_id: str
+    occurred_at: int
+    partition: int
+    watermark: int
+    caught_up: bool
+    writer: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Notification(Record):
     """A message for a notifier to deliver. Output on `notifications`. Carries no contact details, card data or
     names: the notifier resolves those from customer_id and renders the template."""
@@ -454,6 +474,7 @@ RECORD_TYPES: dict[str, type[Any]] = {
     "DunningStep": DunningStep,
     "IdentityErased": IdentityErased,
     "IdentityLinked": IdentityLinked,
+    "InputsProcessed": InputsProcessed,
     "Notification": Notification,
     "OrderDelivered": OrderDelivered,
     "OrderPlaced": OrderPlaced,

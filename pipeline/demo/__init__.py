@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -31,7 +32,6 @@ from pipeline.kafka.embedded import free_port
 from pipeline.policies import load_policy
 from pipeline.settings import Settings
 from pipeline.sim import simulation_start
-from pipeline.sim.pacing import days
 from pipeline.topics import INTERNAL_TOPICS
 from pipeline.wire.codec import Codec
 from pipeline.wire.registry import registry_from_settings
@@ -135,7 +135,8 @@ def _drive(settings: Settings, conn: Connection, worker: subprocess.Popen[bytes]
 async def _publish_and_collect(conn: Connection, codec: Codec, events: list[Any], extra: list[Outgoing], port: int,
                                expected: dict[str, int], worker: subprocess.Popen[bytes],
                                timeout_s: float) -> tuple[list[Any], list[tuple[str, dict[str, str]]]]:
-    """Publish the history day by day (pipeline/sim/pacing.py), each processed before the next, while collecting."""
+    """Publish the whole history at once, as a worker meets a backlog, while collecting; the worker's event-time
+    alignment (agents/alignment.py) decides it as `journey replay` would."""
     outputs: list[Any] = []
     dead: list[tuple[str, dict[str, str]]] = []
     counts: Counter[str] = Counter()
@@ -157,16 +158,11 @@ async def _publish_and_collect(conn: Connection, codec: Codec, events: list[Any]
 
     collector = asyncio.create_task(collect())
     deadline = time.monotonic() + timeout_s
-    sent = 0
     async with Publisher(conn.bootstrap, conn.security) as publisher:
-        with console.progress("      processed", len(events)) as show:
-            for wave in days(events):
-                await publisher.send_all(encode_all(codec, wave))
-                sent += len(wave)
-                if not await _processed(port, sent, worker, deadline):
-                    break
-                show(sent)
-                await asyncio.sleep(0.02)  # the wave's identity links reach the index
+        await publisher.send_all(encode_all(codec, events))
+        sent = len(events)
+        with console.progress("      processed", sent) as show:
+            await _processed(port, sent, worker, deadline, show)
         await publisher.send_all(extra)
     say("[4/5] waiting for every decision and dead letter")
     settled: float | None = None
@@ -184,13 +180,15 @@ async def _publish_and_collect(conn: Connection, codec: Codec, events: list[Any]
     return outputs, dead
 
 
-async def _processed(port: int, count: int, worker: subprocess.Popen[bytes], deadline: float) -> bool:
-    """Wait until the worker reports `count` input events processed (its own /metrics)."""
+async def _processed(port: int, count: int, worker: subprocess.Popen[bytes], deadline: float,
+                     show: Callable[[int], None]) -> bool:
+    """Wait until the worker reports `count` input events processed (its own /metrics), showing its progress."""
     while time.monotonic() < deadline and worker.poll() is None:
         done = await asyncio.to_thread(_scrape, port, 'journey_events_total{topic="')
+        show(min(count, int(done.get("journey_events_total", 0))))
         if done.get("journey_events_total", 0) >= count:
             return True
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
     return False
 
 

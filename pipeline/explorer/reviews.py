@@ -48,8 +48,9 @@ DEFAULT_REVIEWER = "explorer"
 MASK_CONTEXT = b"payment-journey explorer customer mask|"
 
 Headers = list[tuple[str, bytes]]
-Send = Callable[[str, bytes, bytes, Headers | None], Awaitable[Awaitable[Any]]]
-"""send(topic, key, value, headers) -> a future that resolves once the broker has the record (aiokafka's contract)."""
+Send = Callable[[str, bytes, bytes, Headers | None, int | None], Awaitable[Awaitable[Any]]]
+"""send(topic, key, value, headers, partition) -> a future that resolves once the broker has the record (aiokafka's
+contract); partition None: the key's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,7 @@ def verdict_record(case: QueuedCase, verdict: str, note: str | None, reviewer: s
 async def publish_verdict(send: Send, encode: Callable[[Any], bytes], source: str, record: ReviewVerdict) -> None:
     """Send the verdict to `reviews`, keyed by the customer id, and return once the broker has it."""
     delivered = await send(record.TOPIC, record.customer_id.encode(), encode(record),
-                           cloudevent_headers(record, source))
+                           cloudevent_headers(record, source), None)  # None: the partition of the key
     await delivered
 
 

@@ -8,7 +8,7 @@ example.test, IPs from the documentation ranges).
 `generate` plays every seed story of shared/DOMAIN.md once, then fills the population with legitimate customers
 (life.py) and a minority of fraud actors (stories.py); given a policy, reviewers then judge every case the rules
 queue for review (reviews.py). `story_events` plays one story alone, for tests of other
-modules. The building blocks live in world.py and events.py; pacing.py cuts a history into waves for publishing.
+modules. The building blocks live in world.py and events.py.
 """
 
 from __future__ import annotations

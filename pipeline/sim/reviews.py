@@ -4,7 +4,7 @@ A grey-zone checkout challenge is judged `confirmed_fraud` when the attempt was 
 sent to manual review `abuse` when the claim was abusive, else `not_abuse`. Which cases are queued depends on the
 decisions, so the history is run through the pure rules once (agents.rules.replay, with the policy the caller will
 run) to find them. A reviewer answers about a day later (REVIEW_DELAY_MS), so the verdict falls on a later day than
-its case (pipeline/sim/pacing.py's `days`). Deterministic: no randomness, ids from the world's counter.
+its case. Deterministic: no randomness, ids from the world's counter.
 """
 
 from __future__ import annotations

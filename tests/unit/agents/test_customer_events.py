@@ -28,21 +28,27 @@ class Sent:
 
     def __init__(self, failures: int = 0) -> None:
         self.records: list[tuple[str, bytes, bytes, Mapping[str, bytes] | None]] = []
+        self.partitions: list[int | None] = []
         self.failures = failures
         self.on_delivery: list[Any] = []  # what the tables held when each record was acknowledged
 
-    async def __call__(self, topic: str, key: bytes, value: bytes, headers: Any) -> asyncio.Future[None]:
+    async def __call__(self, topic: str, key: bytes, value: bytes, headers: Any,
+                       partition: int | None = None) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.failures:
             self.failures -= 1
             done.set_exception(ConnectionError("broker went away (test)"))
         else:
             self.records.append((topic, key, value, dict(headers) if headers else None))
+            self.partitions.append(partition)
             done.set_result(None)
         return done
 
     def topics(self) -> list[str]:
         return [t for t, *_ in self.records]
+
+    def with_partitions(self) -> list[tuple[str, bytes, bytes, Mapping[str, bytes] | None, int | None]]:
+        return [(*r, p) for r, p in zip(self.records, self.partitions, strict=True)]
 
 
 class FlakyRegistry:

@@ -1,57 +1,137 @@
-"""The live pipeline and `journey replay` produce the same decisions for the same events (issue 3).
+"""A backlog published at once gets the decisions `journey replay` makes over the same events (issues 3 and 10).
 
-The live run receives the shared file in waves (pipeline/sim/pacing.py), as a shop's traffic spreads over time, each
-processed before the next is sent.
+A month of a few hundred simulated customers, with the seed stories' chargebacks, stolen cards used on other
+accounts (other partitions), serial refund claimants and dunning, is published onto the live topics in one go while
+the worker runs, as a worker meets a backlog after downtime. The worker's checkout decisions (outcome and SCA
+strategy), refund decisions and dunning steps must equal `journey replay` over the same file, record for record.
+Without the event-time hold across partitions (agents/alignment.py, agents/progress.py) stolen-card declines become
+challenges and instant refunds change, because another customer's identity link has not reached the index yet.
+
+JOURNEY_REPLAY_CUSTOMERS sets the population (`make soak` runs a larger one). One worker owns every partition here;
+the progress marks that carry the same guarantee between workers are tested in tests/unit/agents/test_progress.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
+import os
+import re
+import signal
+import sys
+import urllib.request
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.partitioner import murmur2
 
 from agents.rules.events import PaymentAttempted, RefundRequested
+from agents.rules.timeunits import iso_utc
 from pipeline.kafka.clients import encode_all, produce
 from pipeline.policies import load_policy
-from pipeline.sim import generate
-from pipeline.sim.pacing import waves
+from pipeline.sim import generate, simulation_start
 from pipeline.wire.codec import Codec
 from pipeline.wire.jsonio import record_to_json
 from pipeline.wire.registry import LocalRegistry
-from tests.integration.support import collect, journey, journey_env, worker, write_jsonl
+from tests.integration.pipeline.worker.test_takeover import assigned, wait_for
+from tests.integration.support import collect, journey, journey_env, start_worker, stop_process, write_jsonl
 
 pytestmark = pytest.mark.integration
-DAY = 86_400_000
+PARTITIONS = 4
+CUSTOMERS = int(os.environ.get("JOURNEY_REPLAY_CUSTOMERS", "300"))
 DECIDED = ("decisions", "refund-decisions")
+COMPARED = (*DECIDED, "dunning")
 
 
-def test_live_pipeline_and_replay_agree_on_a_shared_event_file(broker: Any, tmp_path: Path) -> None:
-    start = time.time_ns() // 1_000_000 - 60 * DAY
-    events = [x.event for x in generate(5, 20, start, 30, reviewed_under=load_policy())]
-    assert any(type(e).__name__ == "ReviewVerdict" for e in events)
-    shared = write_jsonl(tmp_path / "events.jsonl", events)
-    env = journey_env(broker.bootstrap, tmp_path)
-    codec = Codec(LocalRegistry(tmp_path / "schema-registry.json"))
-    expected = 0
-    with worker(env, tmp_path / "worker.log"):
-        for wave in waves(events):
-            expected += sum(isinstance(e, PaymentAttempted | RefundRequested) for e in wave)
-            asyncio.run(produce(broker.bootstrap, encode_all(codec, wave)))
-            got = collect(broker.bootstrap, tmp_path, DECIDED, lambda g, n=expected: len(g) >= n, timeout=60)
-            assert len(got) >= expected
-            time.sleep(0.3)  # the wave's other events and identity links are processed too
-        live = {r.event_id: r for _, r, _ in got}
+def partition_of(cid: str) -> int:
+    return (murmur2(cid.encode()) & 0x7FFFFFFF) % PARTITIONS
 
-    replayed = journey("replay", str(shared), "--out", str(tmp_path / "replay.jsonl"), env=env)
-    assert replayed.returncode == 0, replayed.stderr
-    offline = {}
-    for line in (tmp_path / "replay.jsonl").read_text().splitlines():
+
+def timer_horizon(events: list[Any]) -> str:
+    """Due actions up to here have fired live too: the event-time timer of a partition runs to its latest event.
+    (ISO-8601 UTC, as in the JSON records: such strings compare in time order.)"""
+    latest: dict[int, int] = {}
+    for e in events:
+        p = partition_of(e.customer_id)
+        latest[p] = max(latest.get(p, 0), e.occurred_at)
+    return iso_utc(min(latest.values()))
+
+
+def replayed(path: Path, env: dict[str, str], out: Path) -> dict[str, dict[str, Any]]:
+    run = journey("replay", str(path), "--out", str(out), env=env)
+    assert run.returncode == 0, run.stderr
+    found: dict[str, dict[str, Any]] = {}
+    for line in out.read_text().splitlines():
         rec = json.loads(line)
-        if rec["topic"] in DECIDED:
-            offline[rec["value"]["event_id"]] = rec["value"]
-    assert len(live) == expected and set(live) == set(offline)
-    assert [k for k, r in live.items() if record_to_json(r)["value"] != offline[k]] == []
+        if rec["topic"] in COMPARED:
+            found[rec["value"]["event_id"]] = {"topic": rec["topic"], **rec["value"]}
+    return found
+
+
+def differences(live: dict[str, Any], offline: dict[str, dict[str, Any]], horizon: str) -> list[str]:
+    """Every record on which the two disagree: missing on one side, or with other content."""
+    out = []
+    for key, rec in offline.items():
+        due = rec["topic"] != "dunning" or rec["occurred_at"] <= horizon
+        if key not in live:
+            if due:
+                out.append(f"missing live: {rec['topic']} {key}")
+            continue
+        value = record_to_json(live[key])["value"]
+        if {"topic": rec["topic"], **value} != rec:
+            out.append(f"differs: {rec['topic']} {key}: live {value} replay {rec}")
+    out += [f"only live: {key}" for key in live if key not in offline]
+    return out
+
+
+def forced(port: str) -> dict[str, float]:
+    """journey_align_forced_total by reason, from a worker's /metrics (waits the alignment cut short)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:  # noqa: S310 - loopback
+        text = resp.read().decode()
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r'^journey_align_forced_total\{reason="(\w+)"\} (\S+)$',
+                                                                text, re.M)}
+
+
+def population(tmp_path: Path) -> tuple[list[Any], Path]:
+    events = [x.event for x in generate(11, CUSTOMERS, simulation_start(30), 30, reviewed_under=load_policy())]
+    assert any(type(e).__name__ == "ReviewVerdict" for e in events), "reviewers judged some queued cases"
+    kinds = Counter(type(e).__name__ for e in events)
+    assert kinds["Chargeback"] >= 10 and kinds["RefundRequested"] >= 30, kinds  # the history has what is checked
+    return events, write_jsonl(tmp_path / "events.jsonl", events)
+
+
+def live_run(bootstrap: str, envs: list[dict[str, str]], tmp_path: Path, codec: Codec, events: list[Any],
+             offline: dict[str, dict[str, Any]], horizon: str) -> dict[str, Any]:
+    """Start the workers, publish every event at once, collect what they decide."""
+    must = {k for k, r in offline.items() if r["topic"] in DECIDED or r["occurred_at"] <= horizon}
+    procs = []
+    try:
+        procs = [start_worker(env, tmp_path / f"worker-{i}.log") for i, env in enumerate(envs)]
+        ports = [env["JOURNEY_WEB_PORT"] for env in envs]
+        wait_for(lambda: all(assigned(p) > 0 for p in ports) and sum(assigned(p) for p in ports) == PARTITIONS,
+                 90, "every worker to hold partitions")
+        asyncio.run(produce(bootstrap, encode_all(codec, events)))
+        got = collect(bootstrap, tmp_path, COMPARED, lambda g: must <= {getattr(r, "event_id", None) for _, r, _ in g},
+                      timeout=240, settle=3)
+        assert all(p.poll() is None for p in procs), "the workers run on"
+        for port in ports:
+            print(f"worker on {port}: {forced(port)}", file=sys.stderr)
+    finally:
+        for proc in procs:
+            stop_process(proc, signal.SIGTERM)
+    return {r.event_id: r for _, r, _ in got}
+
+
+def test_a_backlog_published_at_once_is_decided_as_replay_decides_it(broker: Any, tmp_path: Path) -> None:
+    events, shared = population(tmp_path)
+    env = journey_env(broker.bootstrap, tmp_path, JOURNEY_TIMER_CLOCK="event", JOURNEY_PARTITIONS=str(PARTITIONS))
+    offline = replayed(shared, env, tmp_path / "replay.jsonl")
+    expected = sum(isinstance(e, PaymentAttempted | RefundRequested) for e in events)
+    assert sum(r["topic"] in DECIDED for r in offline.values()) == expected
+    assert any(r["topic"] == "decisions" and r["outcome"] == "decline" for r in offline.values())
+    codec = Codec(LocalRegistry(tmp_path / "schema-registry.json"))
+    horizon = timer_horizon(events)
+    live = live_run(broker.bootstrap, [env], tmp_path, codec, events, offline, horizon)
+    assert differences(live, offline, horizon) == []

@@ -1,0 +1,140 @@
+"""Links in flight and progress marks, without Kafka: the customer agent, the index agent and the gate between them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from agents.alignment import TP, Aligner
+from agents.customer_events import CustomerEvents, Incoming, Producer
+from agents.identity_index import IdentityIndex
+from agents.progress import Progress, RemoteGate, is_progress_key, progress_key
+from agents.rules.events import Chargeback, IdentityLinked, InputsProcessed, PaymentAttempted
+from tests.unit.agents.test_customer_events import Sent, attempt, runtime
+
+T0 = 1_760_000_000_000
+DAY = 86_400_000
+
+
+def mark(p: int, w: int, caught_up: bool = False, writer: str = "other", seq: int = 1, at: int = T0) -> InputsProcessed:
+    return InputsProcessed(event_id=f"{writer}|{p}|{seq}", customer_id=progress_key(p), occurred_at=at, partition=p,
+                           watermark=w, caught_up=caught_up, writer=writer, seq=seq)
+
+
+def test_progress_keys_are_recognised_also_as_faust_writes_them_in_a_changelog() -> None:
+    assert is_progress_key("~progress:3") and is_progress_key(b'"~progress:3"')
+    assert not is_progress_key("card:~progress:3") and not is_progress_key(b'"card:x"')
+
+
+def test_a_remote_partition_holds_an_older_backlog_event_until_its_watermark_passes() -> None:
+    marks: dict[int, InputsProcessed | None] = {1: mark(1, T0 + 10)}
+    gate = RemoteGate(2, marks.get, idle_s=5, lateness_ms=60_000)
+    allows = gate.gate({0}, now_s=0, wall_ms=T0 + DAY)
+    assert allows is not None and allows(T0 + 10) and not allows(T0 + 11)
+    marks[1] = mark(1, T0 + 10, caught_up=True, at=T0 + DAY)  # caught up, but the event is a day old: backlog
+    allows = gate.gate({0}, now_s=1, wall_ms=T0 + DAY)
+    assert allows is not None and not allows(T0 + 11)
+    assert gate.gate({0, 1}, now_s=1, wall_ms=T0 + DAY) is None, "no remote partition: nothing to wait for"
+
+
+def test_a_caught_up_remote_partition_holds_back_no_live_event() -> None:
+    marks = {1: mark(1, T0, caught_up=True, at=T0 + 1_000)}
+    allows = RemoteGate(2, marks.get, idle_s=5, lateness_ms=60_000).gate({0}, now_s=0, wall_ms=T0 + 2_000)
+    assert allows is not None and allows(T0 + 1_500)
+    stale = {1: mark(1, T0, caught_up=True, at=T0 - 60_000)}  # its worker stopped marking: not known caught up
+    allows = RemoteGate(2, stale.get, idle_s=5, lateness_ms=60_000).gate({0}, now_s=0, wall_ms=T0 + 2_000)
+    assert allows is not None and not allows(T0 + 1_500)
+
+
+def test_a_remote_partition_without_progress_counts_as_done_after_the_idle_timeout() -> None:
+    idle: list[int] = []
+    marks: dict[int, InputsProcessed | None] = {}
+    gate = RemoteGate(2, marks.get, idle_s=2, lateness_ms=0, on_idle=lambda: idle.append(1))
+    assert not gate.gate({0}, now_s=10, wall_ms=T0)(T0)  # type: ignore[misc]
+    assert not gate.gate({0}, now_s=11.9, wall_ms=T0)(T0)  # type: ignore[misc]
+    assert gate.gate({0}, now_s=12, wall_ms=T0)(T0) and idle == [1]  # type: ignore[misc]
+    marks[1] = mark(1, T0 - 5)  # it moves again: waited for again, from now
+    assert not gate.gate({0}, now_s=13, wall_ms=T0)(T0)  # type: ignore[misc]
+
+
+async def test_an_owned_partition_behind_in_event_time_holds_the_others() -> None:
+    a = Aligner(max_hold_s=60, max_held=100, topics=("payments",))
+    a.assign({0, 1})
+
+    class M:
+        def __init__(self, p: int, o: int) -> None:
+            self.topic, self.partition, self.offset = "payments", p, o
+
+    class E:
+        def __init__(self, at: int) -> None:
+            self.occurred_at = at
+
+    a.add(M(0, 0), E(300), now_s=0)
+    a.add(M(1, 0), E(100), now_s=0)
+
+    async def not_up(tp: TP) -> bool:
+        return False
+
+    out = await a.release(not_up, now_s=0)
+    assert [h.at for h in out] == [100]  # partition 1 is read only to 100: partition 0's 300 waits
+    a.add(M(1, 1), E(400), now_s=0)
+    assert [h.at for h in await a.release(not_up, now_s=0)] == [300]
+    assert await a.watermark(1, not_up) == (400, False) and await a.watermark(0, not_up) == (300, False)
+
+
+def chargeback_then_attempt() -> tuple[PaymentAttempted, Chargeback, PaymentAttempted]:
+    thief_first = replace(attempt(), event_id="a0", customer_id="victim", payment_id="p0", card_fingerprint="stolen")
+    cb = Chargeback(event_id="cb", customer_id="victim", occurred_at=T0 + DAY, payment_id="p0", reason="fraud",
+                    amount_minor=5_000)
+    used = replace(attempt(), event_id="a1", customer_id="thief", occurred_at=T0 + 2 * DAY, card_fingerprint="stolen")
+    return thief_first, cb, used
+
+
+async def test_a_link_made_in_one_batch_is_seen_by_the_next_batch_before_the_index_applied_it(tmp_path: Path) -> None:
+    rt, sent = runtime(tmp_path), Sent()
+    first, cb, used = chargeback_then_attempt()
+    ce = CustomerEvents(rt, {}, {}, {}, Producer(sent, max_backoff_s=0))  # an index that never applies anything
+    await ce.process_batch([Incoming("payments", 0, 0, b"victim", rt.codec.encode(first))])
+    await ce.process_batch([Incoming("payments", 0, 1, b"victim", rt.codec.encode(cb))])
+    await ce.process_batch([Incoming("payments", 1, 0, b"thief", rt.codec.encode(used))])
+    decision = next(rt.codec.decode(v) for t, _, v, _ in sent.records if t == "decisions" and b"a1" in v)
+    assert decision.outcome == "decline", decision.reasons
+
+
+async def test_marks_follow_the_links_and_the_index_applies_them_after_the_nodes(tmp_path: Path) -> None:
+    rt, sent = runtime(tmp_path), Sent()
+    identities: dict[str, Any] = {}
+    aligner = Aligner(max_hold_s=60, max_held=100)
+    aligner.assign({0, 1, 2, 3})  # every partition: nothing to wait for from other workers
+
+    async def read_up(tp: TP, offsets: Any) -> bool:
+        return True
+
+    ce = CustomerEvents(rt, {}, {}, identities, Producer(sent, max_backoff_s=0), aligner=aligner, read_up=read_up)
+    first, _, _ = chargeback_then_attempt()
+    await ce.process_batch([Incoming("payments", 0, 0, b"victim", rt.codec.encode(first))])
+    await ce.tick()
+    on_links = [(k, v, p) for t, k, v, _, p in sent.with_partitions() if t == "identity-links"]
+    kinds = [type(rt.codec.decode(v)).__name__ for _, v, _ in on_links]
+    assert kinds == ["IdentityLinked", *["InputsProcessed"] * 4] and [p for *_, p in on_links] == [0, 0, 1, 2, 3]
+    assert ce.progress.pending, "the link is kept until the index shows it applied"
+    index = IdentityIndex(rt, identities, Producer(sent, max_backoff_s=0))
+    await index.process_batch([Incoming("identity-links", p or 0, n, k, v) for n, (k, v, p) in enumerate(on_links)])
+    applied = ce.mark_of(0)
+    assert applied is not None and applied.caught_up and applied.writer == ce.progress.writer
+    assert any(isinstance(k, str) and k.startswith("card:") for k in identities)
+    ce.progress.prune()
+    assert not ce.progress.pending
+
+
+def test_links_in_flight_merge_into_what_the_index_holds() -> None:
+    p = Progress(lambda _: None, idle_s=2)
+    gen = p.begin(T0)
+    rec = IdentityLinked(event_id="x|seen", identifiers=("device:d",), customer_id="c1", occurred_at=T0, kind="seen")
+    p.linked_in(gen, 0, rec)
+    node = p.node("device:d", None)
+    assert node is not None and node.customer_ids() == {"c1"}
+    assert p.node("device:other", None) is None
+    p.prune()
+    assert p.pending, "not applied yet: no mark"

@@ -38,7 +38,7 @@ from agents.history import HISTORY_TOPICS, History
 from agents.identity_index import IdentityIndex
 from agents.progress import is_progress_key
 from agents.rules.identity import IdentityNode, merge
-from pipeline.errors import DecodeError
+from pipeline.errors import DecodeError, EncodeError
 from pipeline.topics import INPUT_TOPICS
 from pipeline.wire import state_codec
 
@@ -172,13 +172,22 @@ def register_history(app: faust.App, rt: Runtime) -> Any | None:
     histories = app.Table("customer-history", key_type=str, value_type=bytes, default=None)
     pseudonyms = rt.context.pseudonyms
 
-    async def redact(data: bytes) -> bytes | None:
-        """An input record as the history may keep it: decoded, pseudonymised, re-encoded (None: it never decodes)."""
+    def decoded(data: bytes) -> Any:
         try:
-            event = await wait_for_registry(rt, lambda: rt.codec.decode(data))
+            return rt.codec.decode(data)
         except DecodeError:
+            return None  # it never decodes: the customer agent dead-letters it, the history keeps nothing
+
+    async def redact(data: bytes) -> bytes | None:
+        """An input record as the history may keep it: decoded, pseudonymised, re-encoded (None: nothing to keep).
+        A schema id not seen yet is looked up off the loop; while the registry is unreachable this waits."""
+        event = await wait_for_registry(rt, lambda: decoded(data))
+        if event is None:
             return None
-        return rt.codec.encode(pseudonyms.redacted(event))
+        try:
+            return rt.codec.encode(pseudonyms.redacted(event))
+        except EncodeError:
+            return None
 
     body = History(histories, limit, redact, bind)
 

@@ -36,7 +36,7 @@ from agents.rules.events import (
     RefundRequested,
 )
 from agents.rules.identity import IdentityNode, identifier
-from agents.rules.journey import CustomerState
+from agents.rules.journey import CustomerState, in_good_standing, standing_of
 from agents.rules.policy import Policy
 from agents.rules.profile import faded_chargebacks
 from agents.rules.profile.records import Money, Seen
@@ -140,8 +140,11 @@ def standing_view(state: CustomerState, policy: Policy, now: int, mask: Mask) ->
         if until > now:
             flags.append({"code": "CARD_HELD", "text": (
                 f"Card {mask('card', card)} is never retried before {iso_utc(until)} (Mastercard advice 03/21).")})
-    good = not any(f["code"] in ("BAD_HISTORY", "REFUND_ABUSER") for f in flags)
-    return {"good_standing": good, "flags": flags}
+    judged = standing_of(state, policy, now)  # reviewers' verdicts and flags from linked accounts
+    for reason in (judged.fraud, judged.abuse, judged.linked, judged.legitimate):
+        if reason is not None:
+            flags.append({"code": reason.code, "text": reason.detail})
+    return {"good_standing": in_good_standing(state, policy, now), "flags": flags}
 
 
 def dunning_view(state: CustomerState) -> list[dict[str, Any]]:

@@ -111,3 +111,20 @@ def test_refund_decisions_say_how_many_claims_were_linked() -> None:
     states, index, events, outputs = story("serial_empty_box")
     decision = [o for o in outputs if isinstance(o, RefundDecision)][-1]
     assert "linked claim" in describe(decision, MASK)["text"] or decision.linked_claims == 0
+
+
+def test_a_flag_from_a_linked_account_shows_with_its_reason_and_takes_the_good_standing() -> None:
+    from agents.rules.events import AccountFlagged
+    from agents.rules.journey import handle
+    from pipeline.explorer.views import standing_view
+
+    at = 1_760_000_000_000
+    flag = AccountFlagged(event_id="flag-1", customer_id="alias", occurred_at=at, source_event_id="claim-9",
+                          cause="serial_refund_abuse", via=("device",))
+    state = handle(None, flag, {}, POLICY, CTX).state
+    view = standing_view(state, POLICY, at + 1, MASK)
+    (shown,) = [f for f in view["flags"] if f["code"] == "LINKED_ACCOUNT_FLAGGED"]
+    assert "Shares a device with an account flagged for serial refund abuse" in shown["text"]
+    assert not view["good_standing"]
+    later = standing_view(state, POLICY, at + POLICY.reviews.linked_flag_ms + 1, MASK)
+    assert later["good_standing"] and not later["flags"], "the flag ends when the policy says"

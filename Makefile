@@ -39,9 +39,9 @@ test: $(STAMP) system-deps ## Run lint, types and every test (unit, codec, integ
 
 soak: $(STAMP) ## Long runs: 12 SIGKILLs on 400 customers; a 1000-customer backlog vs replay (make test: short)
 	JOURNEY_SOAK_KILLS=$${JOURNEY_SOAK_KILLS:-12} JOURNEY_SOAK_CUSTOMERS=$${JOURNEY_SOAK_CUSTOMERS:-400} \
-		$(BIN)/pytest -q tests/integration/pipeline/worker/test_kill.py
+		$(BIN)/pytest -q -o timeout=3600 tests/integration/pipeline/worker/test_kill.py
 	JOURNEY_REPLAY_CUSTOMERS=$${JOURNEY_REPLAY_CUSTOMERS:-1000} \
-		$(BIN)/pytest -q tests/integration/pipeline/worker/test_live_vs_replay.py
+		$(BIN)/pytest -q -o timeout=3600 tests/integration/pipeline/worker/test_live_vs_replay.py
 
 test-unit: $(STAMP) system-deps ## Run only the tests that need no broker
 	$(BIN)/pytest -m "not integration"

@@ -279,9 +279,10 @@ async def test_a_tombstone_erases_the_state_and_due_index_after_the_erasure_reco
     delivered_before: list[bool] = []
     real = sent.__call__
 
-    async def watching(topic: str, key: bytes, value: bytes, headers: Any) -> asyncio.Future[None]:
+    async def watching(topic: str, key: bytes, value: bytes, headers: Any,
+                       partition: int | None = None) -> asyncio.Future[None]:
         delivered_before.append("c1" in customers)
-        return await real(topic, key, value, headers)
+        return await real(topic, key, value, headers, partition)
 
     ce.producer = Producer(watching, max_backoff_s=0)
     await ce.process_batch([Incoming("customers", 0, 7, b"c1", None, timestamp_ms=1_760_000_009_000)])

@@ -65,6 +65,11 @@ class Aligner:
         heapq.heappush(self.held.setdefault(msg.partition, []),
                        Held(event.occurred_at, next(self._seq), now_s, msg, event))
 
+    def put_back(self, held: Iterable[Held]) -> None:
+        """Hold again events `release` gave out but the caller did not process (their wait resumes as it was)."""
+        for h in held:
+            heapq.heappush(self.held.setdefault(h.msg.partition, []), h)
+
     def partitions_owned(self) -> frozenset[int]:
         if self.owned is not None:
             return self.owned

@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 from agents.alignment import TP, Aligner
 from agents.progress import Pending, Progress, RemoteGate, progress_key
 from agents.rules import dunning, journey
-from agents.rules.events import InputsProcessed
+from agents.rules.events import AccountFlagged, InputsProcessed
 from agents.rules.identity import IdentityNode, apply
 from agents.rules.journey import CustomerState, Event
 from agents.rules.reviews import OpenReviews
@@ -54,6 +54,11 @@ from pipeline.wire.dead_letters import DeadLetter, Decoded, step_failed, triage
 from pipeline.wire.headers import cloudevent_headers, event_source
 
 log = logging.getLogger(__name__)
+
+FLAGS = AccountFlagged.TOPIC
+ALIGNED = (*INPUT_TOPICS, FLAGS)
+"""Topics whose events are released in event-time order (agents/alignment.py): the inputs, and the flags linked
+accounts receive, which must reach an account before its later events do, as in `journey replay`."""
 
 T = TypeVar("T")
 DECODED_KEPT = 20_000  # customers whose last written state is kept decoded (about 2 KB each in memory)
@@ -99,6 +104,8 @@ class Producer:
 
     def __init__(self, send: Send, on_retry: Callable[[int], None] | None = None, max_backoff_s: float = 5.0) -> None:
         self._send, self._on_retry, self._max_backoff_s = send, on_retry, max_backoff_s
+        self.watched: frozenset[str] = frozenset()  # topics whose delivered offsets are remembered in `written`
+        self.written: dict[tuple[str, int], int] = {}  # (topic, partition) -> the offset after the last delivered
 
     async def deliver(self, records: Sequence[Outgoing]) -> None:
         """Return once the broker acknowledged every record; records whose send failed are sent again."""
@@ -112,6 +119,8 @@ class Producer:
                     futures.append(err)
             results = await asyncio.gather(*(_settle(f) for f in futures))
             failed = [r for r, err in zip(pending, results, strict=True) if err is not None]
+            if self.watched:
+                self._remember(pending, futures, results)
             if failed:
                 reasons = sorted({type(e).__name__ for e in results if e is not None})
                 log.warning("%d of %d records not delivered (%s); sending them again in %.2f s",
@@ -121,6 +130,16 @@ class Producer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff_s)
             pending = failed
+
+
+    def _remember(self, records: Sequence[Outgoing], futures: Sequence[Any], errors: Sequence[Any]) -> None:
+        for r, f, err in zip(records, futures, errors, strict=True):
+            if err is None and r.topic in self.watched and isinstance(f, asyncio.Future):
+                meta = f.result()  # aiokafka's RecordMetadata
+                if getattr(meta, "offset", None) is None:
+                    continue
+                tp = (r.topic, int(meta.partition))
+                self.written[tp] = max(self.written.get(tp, 0), int(meta.offset) + 1)
 
 
 async def _settle(future: Awaitable[Any] | BaseException) -> BaseException | None:
@@ -191,6 +210,7 @@ class CustomerEvents:
         self.rt, self.customers, self.due_index, self.identities = rt, customers, due_index, identities
         self.review_queue = review_queue  # customer id -> OpenReviews bytes, only for customers with open cases
         self.producer, self.bind = producer, bind
+        self.producer.watched = frozenset({FLAGS})
         self.aligner, self._read_up = aligner, read_up
         self.ctx = rt.context
         self._source = event_source(rt.settings.app_id)  # the CloudEvents `source` of every output
@@ -220,16 +240,24 @@ class CustomerEvents:
                 found = await self._triage(msg)
                 if isinstance(found, DeadLetter):
                     self._park(msg, found, batch)
-                elif self.aligner is not None and msg.topic in INPUT_TOPICS:
+                elif self.aligner is not None and msg.topic in ALIGNED:
                     self.aligner.add(msg, found.event, now)
                 else:
                     ready.append((msg, found.event))
-            if self.aligner is not None:
-                gate = self.remote.gate(self.aligner.partitions_owned(), now, wall_ms)
-                ready += [(h.msg, h.event) for h in await self.aligner.release(self._tp_read_up, now, gate)]
-            for msg, event in ready:
+            for msg, event in ready:  # dunning-due: not aligned
                 self._one(msg, event, batch)
                 batch.done.append(msg)
+            if self.aligner is not None:
+                gate = self.remote.gate(self.aligner.partitions_owned(), now, wall_ms)
+                released = await self.aligner.release(self._tp_read_up, now, gate)
+                for i, h in enumerate(released):
+                    flagged = self._one(h.msg, h.event, batch)
+                    batch.done.append(h.msg)
+                    if flagged and i + 1 < len(released):
+                        # a flag for a linked account goes out with this batch; the events after it wait until it
+                        # is read back from account-flags (`_tp_read_up`), so it reaches its account first
+                        self.aligner.put_back(released[i + 1:])
+                        break
             await self.producer.deliver(batch.out)
             for cid in batch.erased:  # after delivery, like every write
                 self.bind(batch.source[cid])
@@ -306,9 +334,14 @@ class CustomerEvents:
         return None
 
     async def _tp_read_up(self, tp: TP) -> bool:
+        """Read up to its high watermark, and past every record this worker itself delivered there (the consumer's
+        high watermark may not know of a flag we just sent)."""
+        if self.read.get(tp, 0) < self.producer.written.get(tp, 0):
+            return False
         return self._read_up is not None and await self._read_up(tp, self.read)
 
-    def _one(self, msg: Incoming, event: Event, batch: _Batch) -> None:
+    def _one(self, msg: Incoming, event: Event, batch: _Batch) -> bool:
+        """Run the step for one event; True when it sent a flag to a linked account."""
         cid = event.customer_id
         if cid not in batch.states:
             self.bind(msg)  # Faust reads a table key from the current event's partition
@@ -319,7 +352,7 @@ class CustomerEvents:
             if step.duplicate:
                 self.rt.metrics.duplicates.labels(msg.topic).inc()
             if step.duplicate or step.unchanged:
-                return
+                return False
             key = cid.encode()
             out = [Outgoing(r.TOPIC, key if r.customer_id == cid else r.customer_id.encode(),
                             self.rt.codec.encode(r), cloudevent_headers(r, self._source)) for r in step.outputs]
@@ -329,7 +362,7 @@ class CustomerEvents:
             log.exception("step failed for an event on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             parked = step_failed(err, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
             self._send_dead_letter(msg, parked, batch)  # the caller marks the message done
-            return
+            return False
         if step.erased:
             batch.states[cid] = None
             batch.changed.pop(cid, None)
@@ -349,6 +382,7 @@ class CustomerEvents:
         batch.counted.append((msg.topic, type(event).__name__))
         if msg.topic in INPUT_TOPICS and not step.erased:  # an erasure's time is the wall clock's, not event time
             self.watermarks[msg.partition] = max(self.watermarks.get(msg.partition, 0), event.occurred_at)
+        return any(isinstance(r, AccountFlagged) for r in step.outputs)
 
     async def _triage(self, msg: Incoming) -> Decoded | DeadLetter:
         limits = self.rt.settings

@@ -32,7 +32,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from agents.alignment import TP, Aligner
 from agents.consumer_gauges import INTERVAL_S, ConsumerGauges
-from agents.customer_events import CustomerEvents, Headers, Incoming, Producer, Send, wait_for_registry
+from agents.customer_events import ALIGNED, CustomerEvents, Headers, Incoming, Producer, Send, wait_for_registry
 from agents.due_timer import CatchUp, DueTimer
 from agents.history import HISTORY_TOPICS, History
 from agents.identity_index import IdentityIndex
@@ -88,8 +88,8 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
 
     producer = Producer(send, on_retry=rt.metrics.send_retries.inc)
     catch_up = CatchUp(highwater=_highwater(app), start=_start(app), processed={})
-    aligner = Aligner(s.align_max_hold_s, s.align_max_held, on_forced=lambda why: rt.metrics.align_forced.labels(
-        why).inc())
+    aligner = Aligner(s.align_max_hold_s, s.align_max_held, ALIGNED,
+                      on_forced=lambda why: rt.metrics.align_forced.labels(why).inc())
     customer_events = CustomerEvents(rt, customers, due_index, identities, producer, bind, aligner, catch_up.read_up,
                                      review_queue)
     catch_up.processed = customer_events.processed

@@ -82,3 +82,21 @@ async def test_a_partition_is_caught_up_only_once_processed_to_the_high_watermar
     assert await c.caught_up(0) and asked == []  # a start at the end is remembered
     c.reset()
     assert await c.caught_up(0) and asked == [("devices", 0)]
+
+
+async def test_events_put_back_wait_again_and_a_flag_read_later_goes_first() -> None:
+    """After an event that sent a flag to a linked account, the customer agent puts the rest of the release back;
+    they go again only once the flags topic is read past them, so the flag (earlier in event time) goes first."""
+    a = Aligner(max_hold_s=60, max_held=100, topics=("payments", "account-flags"))
+    a.add(Msg("payments", 0, 0), Ev(100), now_s=0)  # a verdict that flags a linked account
+    a.add(Msg("payments", 1, 0), Ev(300), now_s=0)  # the linked account's later claim
+    everything = {("payments", 0), ("payments", 1), ("account-flags", 0), ("account-flags", 1)}
+    first, *rest = await a.release(reader(everything), now_s=0)
+    assert first.at == 100 and [h.at for h in rest] == [300]
+    a.put_back(rest)
+    assert a.count() == 1 and a.lowest_held(("payments", 1)) == 0, "held again: its offset is not done"
+    flags_sent = everything - {("account-flags", 1)}  # the flag is delivered, not read back yet
+    assert await a.release(reader(flags_sent), now_s=1) == []
+    a.add(Msg("account-flags", 1, 0), Ev(100), now_s=1)
+    out = await a.release(reader(everything), now_s=1)
+    assert [(h.msg.topic, h.at) for h in out] == [("account-flags", 100), ("payments", 300)]

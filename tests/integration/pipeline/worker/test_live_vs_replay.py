@@ -134,4 +134,6 @@ def test_a_backlog_published_at_once_is_decided_as_replay_decides_it(broker: Any
     codec = Codec(LocalRegistry(tmp_path / "schema-registry.json"))
     horizon = timer_horizon(events)
     live = live_run(broker.bootstrap, [env], tmp_path, codec, events, offline, horizon)
-    assert differences(live, offline, horizon) == []
+    found = differences(live, offline, horizon)
+    print("\n".join(found), file=sys.stderr)  # in full: pytest's assertion message cuts them
+    assert found == []

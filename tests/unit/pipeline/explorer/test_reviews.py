@@ -50,7 +50,8 @@ class Sent:
         self.records: list[tuple[str, bytes, bytes, Any]] = []
         self.fail = fail
 
-    async def __call__(self, topic: str, key: bytes, value: bytes, headers: Any) -> asyncio.Future[None]:
+    async def __call__(self, topic: str, key: bytes, value: bytes, headers: Any,
+                       partition: int | None = None) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.fail:
             done.set_exception(ConnectionError("broker went away (test)"))

@@ -10,7 +10,8 @@ So, per partition, decoded events are held in a heap by event time and released 
 read from topic A goes once every other input topic has been read past t on that partition (an event with time >= t
 was read from it: topics are in time order within a partition) or is read up to its high watermark (nothing more to
 wait for). Caught up on every topic, an event is released at once, so live traffic pays no latency. Two bounds keep
-a stalled topic from stalling the rest: an event is released after `max_hold_s` (JOURNEY_ALIGN_MAX_HOLD_MS) and a
+a stalled topic from stalling the rest: an event is released once the topic it waits for has brought nothing for
+`max_hold_s` (JOURNEY_ALIGN_MAX_HOLD_MS; a topic still bringing a long backlog is waited for, however long), and a
 partition holds at most `max_held` events (JOURNEY_ALIGN_MAX_HELD). Held messages are not acknowledged, so their
 offsets are not committed: a crash re-reads them.
 
@@ -52,6 +53,7 @@ class Aligner:
                  on_forced: Callable[[str], None] | None = None) -> None:
         self.max_hold_s, self.max_held, self.topics, self.on_forced = max_hold_s, max_held, topics, on_forced
         self.read_time: dict[TP, int] = {}  # latest event time read from each topic partition
+        self.advanced: dict[TP, float] = {}  # when each topic partition last brought an event (monotonic s)
         self.held: dict[int, list[Held]] = {}
         self.owned: frozenset[int] | None = None  # the partitions assigned to this worker; None: those seen
         self._seq = itertools.count()
@@ -62,6 +64,7 @@ class Aligner:
     def add(self, msg: Any, event: Any, now_s: float) -> None:
         tp = (msg.topic, msg.partition)
         self.read_time[tp] = max(self.read_time.get(tp, event.occurred_at), event.occurred_at)
+        self.advanced[tp] = now_s
         heapq.heappush(self.held.setdefault(msg.partition, []),
                        Held(event.occurred_at, next(self._seq), now_s, msg, event))
 
@@ -85,32 +88,38 @@ class Aligner:
             if not heads:
                 break
             head = min(heads)
-            if await self._safe(head, tps, read_up, up) and (gate is None or gate(head.at)):
+            blocking = await self._blocking(head, tps, read_up, up)
+            if blocking is None and (gate is None or gate(head.at)):
                 out.append(heapq.heappop(self.held[head.msg.partition]))
                 continue
-            forced = [p for p, h in self.held.items() if h and self._forced(h, now_s)]
+            forced = [p for p, h in self.held.items() if h and self._forced(h, blocking, now_s)]
             if not forced:
                 break
             for p in forced:
                 out.append(heapq.heappop(self.held[p]))
         return out
 
-    def _forced(self, heap: list[Held], now_s: float) -> bool:
-        reason = ("hold_timeout" if now_s - heap[0].since >= self.max_hold_s
+    def _forced(self, heap: list[Held], blocking: TP | None, now_s: float) -> bool:
+        """Cut the wait short: held past `max_hold_s` while what it waits for brought nothing for as long (a
+        stalled topic, not merely a busy worker reading a long backlog), or too many events held."""
+        stalled_since = max(heap[0].since, self.advanced.get(blocking, heap[0].since)) if blocking else heap[0].since
+        reason = ("hold_timeout" if now_s - stalled_since >= self.max_hold_s
                   else "held_limit" if len(heap) > self.max_held else None)
         if reason is not None and self.on_forced is not None:
             self.on_forced(reason)
         return reason is not None
 
-    async def _safe(self, head: Held, tps: list[TP], read_up: ReadUp, up: dict[TP, bool]) -> bool:
+    async def _blocking(self, head: Held, tps: list[TP], read_up: ReadUp, up: dict[TP, bool]) -> TP | None:
+        """The first topic partition the head still waits for (None: it may go, as far as this worker's topics
+        are concerned)."""
         for tp in tps:
             if self.read_time.get(tp, -1) >= head.at:
                 continue  # read past the head's time (a topic partition is in event-time order)
             if tp not in up:
                 up[tp] = await read_up(tp)
             if not up[tp]:
-                return False
-        return True
+                return tp
+        return None
 
     async def watermark(self, partition: int, read_up: ReadUp) -> tuple[int, bool]:
         """(W, caught up) of an owned partition: every input event on it with an earlier event time than W is

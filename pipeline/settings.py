@@ -68,7 +68,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "producer_linger_ms": ("JOURNEY_PRODUCER_LINGER_MS", "producer linger (ms)"),
     "max_value_bytes": ("JOURNEY_MAX_VALUE_BYTES", "larger input values are dead-lettered undecoded"),
     "max_id_chars": ("JOURNEY_MAX_ID_CHARS", "longer identifiers are dead-lettered before any output"),
-    "align_max_hold_s": ("JOURNEY_ALIGN_MAX_HOLD_MS", "ms an event waits for the other inputs while catching up"),
+    "align_max_hold_s": ("JOURNEY_ALIGN_MAX_HOLD_MS", "ms an event waits, while catching up, for an input topic "
+                         "that brings nothing (a stalled topic; one still bringing its backlog is waited for)"),
     "align_max_held": ("JOURNEY_ALIGN_MAX_HELD", "most events held per partition while catching up"),
     "explorer_history": ("JOURNEY_EXPLORER_HISTORY", "records (events and outputs) kept per customer for the "
                          "explorer's timeline; 0: no history agent"),

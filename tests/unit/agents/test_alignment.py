@@ -100,3 +100,14 @@ async def test_events_put_back_wait_again_and_a_flag_read_later_goes_first() -> 
     a.add(Msg("account-flags", 1, 0), Ev(100), now_s=1)
     out = await a.release(reader(everything), now_s=1)
     assert [(h.msg.topic, h.at) for h in out] == [("account-flags", 100), ("payments", 300)]
+
+
+async def test_a_topic_still_bringing_its_backlog_is_waited_for_however_long_that_takes() -> None:
+    """The hold is cut short for a stalled topic, not for one a busy worker is still reading (a long backlog)."""
+    a = Aligner(max_hold_s=5, max_held=100, topics=("payments", "devices"))
+    a.add(Msg("devices", 0, 0), Ev(500), now_s=0)
+    for n, now in enumerate((3, 6, 9, 12)):  # payments keeps bringing earlier events, below the device's time
+        a.add(Msg("payments", 0, n), Ev(100 + n), now_s=now)
+        assert [h.msg.topic for h in await a.release(reader(set()), now_s=now + 1)] == ["payments"]
+    assert await a.release(reader(set()), now_s=16.9) == []  # payments last brought an event at 12
+    assert [h.msg.topic for h in await a.release(reader(set()), now_s=17)] == ["devices"]  # stalled for 5 s

@@ -37,10 +37,10 @@ test: $(STAMP) system-deps ## Run lint, types and every test (unit, codec, integ
 	$(BIN)/mypy examples
 	$(BIN)/pytest
 
-soak: $(STAMP) ## Long runs: 12 SIGKILLs on 400 customers; a 1000-customer backlog vs replay (make test: short)
+soak: $(STAMP) ## Long runs: 12 SIGKILLs on 400 customers; backlogs vs replay: 1000 customers, 300 on two workers
 	JOURNEY_SOAK_KILLS=$${JOURNEY_SOAK_KILLS:-12} JOURNEY_SOAK_CUSTOMERS=$${JOURNEY_SOAK_CUSTOMERS:-400} \
 		$(BIN)/pytest -q -o timeout=3600 tests/integration/pipeline/worker/test_kill.py
-	JOURNEY_REPLAY_CUSTOMERS=$${JOURNEY_REPLAY_CUSTOMERS:-1000} \
+	JOURNEY_REPLAY_CUSTOMERS=$${JOURNEY_REPLAY_CUSTOMERS:-1000} JOURNEY_REPLAY_CUSTOMERS_TWO=$${JOURNEY_REPLAY_CUSTOMERS_TWO:-300} \
 		$(BIN)/pytest -q -o timeout=3600 tests/integration/pipeline/worker/test_live_vs_replay.py
 
 test-unit: $(STAMP) system-deps ## Run only the tests that need no broker

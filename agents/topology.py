@@ -239,53 +239,95 @@ def _tp(tp: TP) -> Any:
     return FaustTP(tp[0], tp[1])
 
 
-def _merge_nodes(key: bytes, current: bytes | None, incoming: bytes) -> bytes:
+def _merge_nodes(key: str, current: bytes | None, incoming: bytes) -> bytes:
     if current is None or is_progress_key(key):
         return incoming  # a progress mark replaces the one before (agents/progress.py)
     a = state_codec.loads(IdentityNode, current)
     return state_codec.dumps(merge(a, state_codec.loads(IdentityNode, incoming)))
 
 
-def _raw_node(key: bytes, value: bytes) -> bool:
+def _raw_node(key: str, value: bytes) -> bool:
     """A node written before identifiers were pseudonymised (progress marks are not nodes: never skipped)."""
     return not is_progress_key(key) and state_codec.pre_pseudonym(IdentityNode, value)
 
 
-def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[bytes, bytes | None, bytes], bytes],
-                          skip: Callable[[bytes, bytes], bool], **kwargs: Any) -> Any:
-    """A global table whose changelog is applied by merging, not overwriting.
+def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[str, bytes | None, bytes], bytes],
+                          skip: Callable[[str, bytes], bool], **kwargs: Any) -> Any:
+    """A global table whose changelog is applied by merging, not overwriting, and read as the join of its copies.
 
     Every worker keeps a copy of the identity index and the index agents of several workers write to it; each
-    writes a node merged from its own copy, so a plain overwrite would let one worker's write undo another's.
-    `agents.rules.identity.merge` is a join (commutative, associative, idempotent), so applying every changelog
-    record by merging converges on the same node everywhere, whatever the order.
+    writes a node merged from its own copy, bound to the partition of its source message, so one key can have
+    records on several changelog partitions (a card used by customers on different partitions). A plain overwrite
+    would let one worker's write undo another's. `agents.rules.identity.merge` is a join (commutative, associative,
+    idempotent), so applying every changelog record by merging converges on the same node everywhere, whatever the
+    order. Three things Faust (faust-streaming 0.15) does differently, each overridden here:
+
+    1. A changelog record's key is the JSON the table's key serializer wrote (b'"card:x"'), not the key: the
+       current value is looked up by the event's decoded key (`event.key`), or it is never found and the record
+       overwrites. The merged value is put in `event.value` as well as `message.value`: the memory store applies
+       the former, RocksDB the latter.
+    2. The RocksDB store keeps one database per changelog partition and, for a global table, reads a key from the
+       partition it last wrote or first found it in (`_key_index`, an LRU cache, empty after a restart), while
+       applying a changelog record writes the record's partition without updating that index: after another
+       worker's record lands in partition B, reads kept returning partition A's older copy. So `get` returns the
+       join of every partition's copy (one copy, the usual case, is returned as it is, undecoded).
+    3. The assignor gives every worker each partition of a global table's changelog as an active one (so it is
+       recovered at start) and those another worker owns also as standbys (read on afterwards). Recovery files an
+       event under `recovery_buffer_size` when its partition is active, even one read as a standby after recovery
+       (faust/tables/recovery.py `_slurp_changelogs`), so other workers' records waited in a buffer of 1000 that
+       only a full buffer or the next rebalance flushes: a worker never saw the others' nodes nor progress marks
+       until then (faust-streaming issues #212 and #283 describe the same). `recovery_buffer_size=1`, as
+       GlobalTable's own docstring advises for several instances, applies each record as it arrives; it also makes
+       Faust read on the partitions the worker writes itself (its own records merge into what it holds: no change).
 
     Records `skip` says are unusable (nodes written before identifiers were pseudonymised: keyed by raw ones) are
-    not applied; a warning says how many and how to purge them.
+    not applied; a warning says how many and how to purge them. The table is never written a tombstone (erasure
+    leaves markers in nodes); one would delete the key from its partition only.
     """
     from faust.tables.globaltable import GlobalTable
 
     class MergingGlobalTable(GlobalTable):
+        def __getitem__(self, key: str) -> Any:
+            self.on_key_get(key)
+            value = self.joined(key)
+            return self.__missing__(key) if value is None else value
+
+        def joined(self, key: str) -> bytes | None:
+            """The join of every changelog partition's copy of a key (see 2 above)."""
+            store: Any = self.data
+            dbs = getattr(store, "_dbs", None)
+            if dbs is None:  # the memory store: one value per key, every record merged into it
+                return store.get(key)
+            raw_key = store._encode_key(key)
+            copies = [v for v in (db.get(raw_key) for db in list(dbs.values())) if v is not None]
+            if not copies:
+                return None
+            value = copies[0]
+            for other in copies[1:]:
+                if other != value:
+                    value = merge_values(key, value, other)
+            return value
+
         def apply_changelog_batch(self, batch: Any) -> None:
             events = list(batch)
-            kept = [e for e in events if e.message.value is None or not skip(e.message.key, e.message.value)]
+            kept = [e for e in events if e.message.value is None or not skip(e.key, e.message.value)]
             if len(kept) < len(events):
                 log.warning("%d %s changelog record(s) written before identifiers were pseudonymised are ignored; "
                             "delete the topic %s to purge their raw identifiers", len(events) - len(kept), name,
                             self.changelog_topic.get_topic_name())
                 events = kept
-            merged: dict[bytes, bytes] = {}
+            merged: dict[str, bytes] = {}
             for event in events:
                 msg = event.message
-                if msg.value is None or msg.key is None:
-                    merged.pop(msg.key, None)
+                if msg.value is None or event.key is None:
+                    merged.pop(event.key, None)
                     continue
-                current = merged.get(msg.key)
+                current = merged.get(event.key)
                 if current is None:
-                    current = self.data.get(msg.key.decode())
-                msg.value = merged[msg.key] = merge_values(msg.key, current, msg.value)
+                    current = self.joined(event.key)
+                msg.value = event.value = merged[event.key] = merge_values(event.key, current, msg.value)
             super().apply_changelog_batch(events)
 
-    table = MergingGlobalTable(app, name=name, beacon=app.tables.beacon, standby_buffer_size=1, is_global=True,
-                               **kwargs)
+    table = MergingGlobalTable(app, name=name, beacon=app.tables.beacon, standby_buffer_size=1,
+                               recovery_buffer_size=1, is_global=True, **kwargs)
     return app.tables.add(table)

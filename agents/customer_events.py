@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 from agents.alignment import TP, Aligner
 from agents.progress import Pending, Progress, RemoteGate, progress_key
 from agents.rules import dunning, journey
-from agents.rules.events import AccountFlagged, InputsProcessed
+from agents.rules.events import AccountFlagged, IdentityErased, InputsProcessed
 from agents.rules.identity import IdentityNode, apply
 from agents.rules.journey import CustomerState, Event
 from agents.rules.reviews import OpenReviews
@@ -356,8 +356,12 @@ class CustomerEvents:
             key = cid.encode()
             out = [Outgoing(r.TOPIC, key if r.customer_id == cid else r.customer_id.encode(),
                             self.rt.codec.encode(r), cloudevent_headers(r, self._source)) for r in step.outputs]
-            out += [Outgoing(r.TOPIC, key, self.rt.codec.encode(r), cloudevent_headers(r, self._source),
-                             msg.partition) for r in step.links]  # the partition its marks describe
+            for r in step.links:
+                data, headers = self.rt.codec.encode(r), cloudevent_headers(r, self._source)
+                # a link goes to the partition its marks describe; an erasure to every partition, so every
+                # changelog partition holding a copy of a node rewrites it without the customer
+                targets = range(self.rt.settings.partitions) if isinstance(r, IdentityErased) else (msg.partition,)
+                out += [Outgoing(r.TOPIC, key, data, headers, p) for p in targets]
         except Exception as err:  # noqa: BLE001 - a rule or encoding bug parks this event, never the partition
             log.exception("step failed for an event on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             parked = step_failed(err, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)

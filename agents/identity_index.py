@@ -58,7 +58,9 @@ class IdentityIndex:
                     data = self.identities.get(ident)
                     nodes[ident] = None if data is None else state_codec.loads(IdentityNode, data)
                 updated = apply(nodes[ident], ident, rec)
-                if updated is not None and updated != nodes[ident]:
+                # an erasure is written to every partition it arrives on (it is sent to each): every changelog
+                # partition's copy of the node is rewritten without the customer
+                if updated is not None and (updated != nodes[ident] or isinstance(rec, IdentityErased)):
                     nodes[ident] = changed[ident] = updated
                     source.setdefault(ident, {})[msg.partition] = msg
         await self.producer.deliver(parked)

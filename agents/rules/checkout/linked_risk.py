@@ -41,7 +41,7 @@ def _own_card(f: Facts, ident: str) -> bool:
 def others_chargebacks(f: Facts, node: IdentityNode) -> list[Mark]:
     """Other customers' chargebacks on this node that still count at decision time (not yet faded out)."""
     horizon = f.policy.linked_chargeback_half_lives * f.policy.chargeback_half_life_ms
-    return [m for m in node.chargebacks if m.customer_id != f.attempt.customer_id and f.now - m.at <= horizon]
+    return [m for m in node.chargebacks if m.customer_id != f.attempt.customer_id and 0 <= f.now - m.at <= horizon]
 
 
 def _latest(f: Facts, marks: list[Mark]) -> str:

@@ -97,3 +97,11 @@ def test_someone_elses_chargeback_older_than_two_half_lives_no_longer_marks_a_st
     d = run(regular("k2"), attempt("k2", card_fingerprint="card-y"), index(recent, (recent, "chargeback")))
     assert "STOLEN_CARD" in codes(d)
     assert "the latest 1" in next(r.detail for r in d.reasons if r.code == "STOLEN_CARD")
+
+
+def test_someone_elses_chargeback_from_after_the_decision_does_not_count() -> None:
+    """A decision at time t weighs what was known at t: a mark dated later (a worker that applied a later event's
+    link first) is left out, as `journey replay` never has it at t."""
+    later = attempt("thief3", NOW + DAY, card_fingerprint="card-z")
+    d = run(regular("k3"), attempt("k3", card_fingerprint="card-z"), index(later, (later, "chargeback")))
+    assert "STOLEN_CARD" not in codes(d)

@@ -100,11 +100,16 @@ class Aligner:
         return out
 
     def _forced(self, heap: list[Held], blocking: TP | None, now_s: float) -> bool:
-        """Cut the wait short: held past `max_hold_s` while what it waits for brought nothing for as long (a
-        stalled topic, not merely a busy worker reading a long backlog), or too many events held."""
-        stalled_since = max(heap[0].since, self.advanced.get(blocking, heap[0].since)) if blocking else heap[0].since
-        reason = ("hold_timeout" if now_s - stalled_since >= self.max_hold_s
-                  else "held_limit" if len(heap) > self.max_held else None)
+        """Cut the wait short: held past `max_hold_s` while the topic it waits for brought nothing for as long (a
+        stalled topic, not merely a busy worker reading a long backlog), or too many events held. A wait for other
+        workers' progress (`blocking` None: the gate said no) is not timed here: the gate counts a partition whose
+        mark stops moving as done after JOURNEY_ALIGN_IDLE_MS."""
+        if blocking is None:
+            reason = "held_limit" if len(heap) > self.max_held else None
+        else:
+            stalled_since = max(heap[0].since, self.advanced.get(blocking, heap[0].since))
+            reason = ("hold_timeout" if now_s - stalled_since >= self.max_hold_s
+                      else "held_limit" if len(heap) > self.max_held else None)
         if reason is not None and self.on_forced is not None:
             self.on_forced(reason)
         return reason is not None

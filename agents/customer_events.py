@@ -248,6 +248,9 @@ class CustomerEvents:
                 self._one(msg, event, batch)
                 batch.done.append(msg)
             if self.aligner is not None:
+                for tp, after in self.producer.written.items():
+                    if self.read.get(tp, 0) < after:  # a flag we sent is on its way back: not a stalled topic
+                        self.aligner.advanced[tp] = now
                 gate = self.remote.gate(self.aligner.partitions_owned(), now, wall_ms)
                 released = await self.aligner.release(self._tp_read_up, now, gate)
                 for i, h in enumerate(released):

@@ -103,8 +103,8 @@ def test_demo_explore_keeps_the_worker_up_for_the_explorer_until_enter_then_stop
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    leftover = sorted(f"{p.pid} {p.command}" for p in seen if p.running)
-    kill_all(seen)
+        leftover = sorted(f"{p.pid} {p.command}" for p in seen if p.running)
+        kill_all(seen)  # also when the test failed above: the demo's worker and broker must not outlive it
     assert proc.returncode == 0, err[-3000:]
     assert "What came out" in (tmp_path / "demo.out").read_text() and "stopping the worker and the broker" in err
     assert any(c.command.endswith("-m pipeline.cli worker") for c in seen)

@@ -145,6 +145,7 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
         gauges.assigned(args[0])
 
     app.on_partitions_assigned.connect(on_partitions_assigned)
+    _stop_when_recovery_finds_a_lost_log(app)
 
     @app.timer(INTERVAL_S, name="consumer_gauges")
     async def consumer_gauges() -> None:
@@ -197,6 +198,26 @@ def register_history(app: faust.App, rt: Runtime) -> Any | None:
             await body.process_batch([incoming(e) for e in events])
 
     return histories
+
+
+def _stop_when_recovery_finds_a_lost_log(app: faust.App) -> None:
+    """Faust's table recovery of a running worker may meet the lost log before `log_shrunk` does (after the broker
+    came back empty, a rebalance restarts recovery, which finds a changelog ending before the local table): stop
+    with the same one sentence instead of Faust's ConsistencyError traceback."""
+    from faust.exceptions import ConsistencyError
+
+    recovery: Any = getattr(app.tables, "recovery")  # noqa: B009 - not in TableManagerT, but always there
+    crash = recovery.crash
+
+    async def crash_or_stop(reason: BaseException) -> None:
+        if isinstance(reason, ConsistencyError):
+            print("journey worker: the broker lost its topics (a table's changelog now ends before this worker's "
+                  "local state); stopping: start the worker again to rebuild its local state", file=sys.stderr,
+                  flush=True)
+            os._exit(3)
+        await crash(reason)
+
+    recovery.crash = crash_or_stop
 
 
 def _stop_for_lost_log(tp: TP, end: int, read: int) -> None:

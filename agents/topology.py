@@ -211,10 +211,7 @@ def _stop_when_recovery_finds_a_lost_log(app: faust.App) -> None:
 
     async def crash_or_stop(reason: BaseException) -> None:
         if isinstance(reason, ConsistencyError):
-            print("journey worker: the broker lost its topics (a table's changelog now ends before this worker's "
-                  "local state); stopping: start the worker again to rebuild its local state", file=sys.stderr,
-                  flush=True)
-            os._exit(3)
+            _exit_for_lost_log("a table's changelog now ends before this worker's local state")
         await crash(reason)
 
     recovery.crash = crash_or_stop
@@ -223,9 +220,13 @@ def _stop_when_recovery_finds_a_lost_log(app: faust.App) -> None:
 def _stop_for_lost_log(tp: TP, end: int, read: int) -> None:
     """Exit at once with one sentence: state is consistent at every moment (see customer_events), so this is as safe
     as a crash, and the next start finds its local state ahead of the changelogs and rebuilds it (or says how)."""
-    print(f"journey worker: the broker lost its topics ({tp[0]}[{tp[1]}] now ends at offset {end}, this worker "
-          f"had read up to {read}); stopping: start the worker again to rebuild its local state", file=sys.stderr,
-          flush=True)
+    _exit_for_lost_log(f"{tp[0]}[{tp[1]}] now ends at offset {end}, this worker had read up to {read}")
+
+
+def _exit_for_lost_log(what: str) -> None:
+    """The one sentence, and exit 3 at once (state is consistent at every moment: as safe as a crash)."""
+    print(f"journey worker: the broker lost its topics ({what}); stopping: start the worker again to rebuild its "
+          "local state", file=sys.stderr, flush=True)
     os._exit(3)
 
 

@@ -74,6 +74,8 @@ class Progress:
         self.writer = writer or uuid.uuid4().hex[:12]
         self.seq = 0
         self.pending: deque[Pending] = deque()
+        # identifier -> (batches in flight with a link on it, the join of their nodes): what `node` merges in
+        self.inflight: dict[str, tuple[int, IdentityNode]] = {}
         self.sent: dict[int, InputsProcessed] = {}  # partition -> the last mark made
         self.linked: set[int] = set()  # partitions with links since their last mark
         self._made_at = -1e18
@@ -84,16 +86,13 @@ class Progress:
         gen = Pending(self.seq, wall_ms)
         self.pending.append(gen)
         if len(self.pending) > MAX_PENDING:
-            self.pending.popleft()
+            self._release(self.pending.popleft())
         return gen
 
     def node(self, ident: str, stored: IdentityNode | None) -> IdentityNode | None:
         """The node as the index will hold it once this worker's links in flight are applied."""
-        for gen in self.pending:
-            mine = gen.nodes.get(ident)
-            if mine is not None:
-                stored = merge(stored, mine)
-        return stored
+        held = self.inflight.get(ident)
+        return stored if held is None else merge(stored, held[1])
 
     def linked_in(self, gen: Pending, partition: int, rec: IdentityLinked | IdentityErased) -> None:
         for ident in rec.identifiers:
@@ -102,14 +101,32 @@ class Progress:
                 mine = IdentityNode(identifier=ident)  # customer on the stored node too, once merged with it
             node = apply(mine, ident, rec)
             if node is not None:
+                new = ident not in gen.nodes
                 gen.nodes[ident] = node
+                held = self.inflight.get(ident)
+                self.inflight[ident] = ((1, node) if held is None
+                                        else (held[0] + new, merge(held[1], node)))
         gen.partitions.add(partition)
         self.linked.add(partition)
 
-    def applied(self, gen: Pending) -> bool:
+    def _release(self, gen: Pending) -> None:
+        """`gen` is no longer in flight: an identifier no other batch in flight has leaves `inflight`. (One that
+        another still has keeps the merged node, with this batch's part in it: the index holds that part now, and
+        merging what it holds changes nothing.)"""
+        for ident in gen.nodes:
+            held = self.inflight.get(ident)
+            if held is None:
+                continue
+            if held[0] <= 1:
+                del self.inflight[ident]
+            else:
+                self.inflight[ident] = (held[0] - 1, held[1])
+
+    def applied(self, gen: Pending, mark_of: Marks | None = None) -> bool:
         """Does the index show every link of `gen` applied (a later mark of ours, or a newer owner's, behind them)?"""
+        mark_of = mark_of or self.mark_of
         for p in gen.partitions:
-            m = self.mark_of(p)
+            m = mark_of(p)
             if m is None:
                 return False
             if m.writer == self.writer and m.seq < gen.seq:
@@ -120,7 +137,20 @@ class Progress:
 
     def prune(self) -> None:
         """Forget batches whose links the index has applied (and batches that sent none)."""
-        self.pending = deque(g for g in self.pending if g.nodes and not self.applied(g))
+        marks: dict[int, InputsProcessed | None] = {}
+
+        def mark_of(p: int) -> InputsProcessed | None:
+            if p not in marks:
+                marks[p] = self.mark_of(p)
+            return marks[p]
+
+        kept: deque[Pending] = deque()
+        for g in self.pending:
+            if g.nodes and not self.applied(g, mark_of):
+                kept.append(g)
+            else:
+                self._release(g)
+        self.pending = kept
 
     async def marks(self, owned: Iterable[int], watermark: Watermark, now_s: float,
                     wall_ms: int) -> list[InputsProcessed]:

@@ -120,14 +120,27 @@ def merge(a: IdentityNode | None, b: IdentityNode) -> IdentityNode:
     changelog applied twice or out of order, converge on the same value."""
     if a is None:
         a = IdentityNode(identifier=b.identifier)
-    gone = _latest(a.erased, b.erased)
-    erased = tuple(sorted(gone.items(), key=lambda ct: (-ct[1], ct[0])))[:MAX_ERASED]
+    if a == b:  # idempotent (a node merged with a copy of itself: the usual case)
+        return _bounded(a)
+    if a.erased or b.erased:
+        gone = _latest(a.erased, b.erased)
+        erased = tuple(sorted(gone.items(), key=lambda ct: (-ct[1], ct[0])))[:MAX_ERASED]
+    else:
+        gone, erased = {}, ()
     seen = _latest(a.customers, b.customers)
-    kept = (ct for ct in seen.items() if ct[1] > gone.get(ct[0], -1))
+    kept = (ct for ct in seen.items() if ct[1] > gone.get(ct[0], -1)) if gone else seen.items()
     customers = tuple(sorted(kept, key=lambda ct: (-ct[1], ct[0])))[:MAX_CUSTOMERS]
     return IdentityNode(identifier=b.identifier, customers=customers,
                         chargebacks=_union(a.chargebacks, b.chargebacks, gone), claims=_union(a.claims, b.claims, gone),
                         erased=erased)
+
+
+def _bounded(node: IdentityNode) -> IdentityNode:
+    """`node` as `merge` would return it from itself: already so unless a list is over its bound."""
+    if (len(node.customers) <= MAX_CUSTOMERS and len(node.chargebacks) <= MAX_MARKS and len(node.claims) <= MAX_MARKS
+            and len(node.erased) <= MAX_ERASED):
+        return node
+    return merge(IdentityNode(identifier=node.identifier), node)
 
 
 def _latest(a: tuple[tuple[str, int], ...], b: tuple[tuple[str, int], ...]) -> dict[str, int]:
@@ -138,6 +151,8 @@ def _latest(a: tuple[tuple[str, int], ...], b: tuple[tuple[str, int], ...]) -> d
 
 
 def _union(a: tuple[Mark, ...], b: tuple[Mark, ...], gone: dict[str, int]) -> tuple[Mark, ...]:
+    if not a and not b:
+        return ()
     marks: dict[tuple[str, str], Mark] = {}
     for m in (*a, *b):
         if m.at <= gone.get(m.customer_id, -1):

@@ -32,6 +32,7 @@ from agents.rules.identity import IdentityNode
 from agents.rules.records import Convert, decoder, encoder
 from pipeline.errors import EncodeError, StateSchemaError
 from pipeline.wire.state_schema import HISTORY_DIR, fingerprint, history, incompatibilities, schema_for
+from pipeline.wire.state_writer import MEMO, Write, compile_writer
 
 MARKER = b"\xc3\x01"  # Avro single-object encoding, format version 1
 HEADER_SIZE = len(MARKER) + 8
@@ -56,6 +57,7 @@ class _Current:
     schema: Any  # parsed
     to_plain: Convert
     build: Convert
+    write: Write | None  # pipeline.wire.state_writer's compiled body writer; None: fastavro writes it
 
 
 class StateCodec:
@@ -68,6 +70,14 @@ class StateCodec:
 
     def dumps(self, obj: Any) -> bytes:
         cur = self._current.get(type(obj)) or self._compile(type(obj))
+        if cur.write is not None:
+            try:
+                body = cur.write(obj)
+            except Exception:  # noqa: BLE001 - whatever the writer raises, the value does not fit: say where
+                raise EncodeError(f"{type(obj).__name__} does not fit its state schema: "
+                                  f"{_misfit_of(cur, obj)}") from None
+            MEMO.rotate_if_full()
+            return cur.header + body
         plain = cur.to_plain(obj)
         buf = io.BytesIO()
         buf.write(cur.header)
@@ -93,7 +103,11 @@ class StateCodec:
     def _compile(self, cls: type) -> _Current:
         schema = schema_for(cls)
         fp = fingerprint(schema)
-        found = _Current(fp, MARKER + fp, fastavro.parse_schema(schema), encoder(cls), decoder(cls))
+        try:
+            write: Write | None = compile_writer(cls)
+        except TypeError:  # a type the writer cannot remember by identity: fastavro encodes it whole
+            write = None
+        found = _Current(fp, MARKER + fp, fastavro.parse_schema(schema), encoder(cls), decoder(cls), write)
         self._current[cls] = found
         return found
 
@@ -161,6 +175,14 @@ def _built(cls: type, cur: _Current, value: Any) -> Any:
 def _key(err: Exception) -> str:
     """A missing key names a field; other messages may quote stored values, so they are left out."""
     return str(err) if isinstance(err, KeyError) else "a field of another type"
+
+
+def _misfit_of(cur: _Current, obj: Any) -> str:
+    try:
+        plain = cur.to_plain(obj)
+    except Exception:  # noqa: BLE001 - not even convertible: still say nothing about the value
+        return "a field"
+    return _misfit(cur, plain)
 
 
 def _misfit(cur: _Current, plain: Any) -> str:

@@ -138,3 +138,23 @@ def test_links_in_flight_merge_into_what_the_index_holds() -> None:
     assert p.node("device:other", None) is None
     p.prune()
     assert p.pending, "not applied yet: no mark"
+
+
+def test_a_node_in_flight_in_several_batches_is_kept_until_the_last_of_them_is_applied() -> None:
+    marks: dict[int, InputsProcessed] = {}
+    p = Progress(marks.get, idle_s=2, writer="me")
+    first, second = p.begin(T0), p.begin(T0)
+    p.linked_in(first, 0, IdentityLinked(event_id="a|seen", identifiers=("device:d",), customer_id="c1",
+                                         occurred_at=T0, kind="seen"))
+    p.linked_in(second, 1, IdentityLinked(event_id="b|seen", identifiers=("device:d", "ip:i"), customer_id="c2",
+                                          occurred_at=T0 + 1, kind="seen"))
+    node = p.node("device:d", None)
+    assert node is not None and node.customer_ids() == {"c1", "c2"}
+    marks[0] = mark(0, T0, writer="me", seq=first.seq + 1)  # the index shows the first batch's links, not the second's
+    p.prune()
+    assert list(p.pending) == [second]
+    still = p.node("device:d", None)
+    assert still is not None and "c2" in still.customer_ids(), "the second batch's link is still in flight"
+    marks[1] = mark(1, T0, writer="me", seq=second.seq + 1)
+    p.prune()
+    assert not p.pending and p.node("device:d", None) is None and p.node("ip:i", None) is None

@@ -80,3 +80,16 @@ def test_a_redacted_event_keeps_no_identifier_and_no_name() -> None:
     assert (kept.device_id, kept.card_fingerprint) == (A.of("device", "dev-1"), A.of("card", "card-1"))
     assert "Ada" not in repr(kept) and "dev-1" not in repr(kept)
     assert (kept.refund_id, kept.amount_minor) == ("r", 100)
+
+
+def test_remembered_pseudonyms_are_the_ones_computed_and_the_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import agents.rules.pseudonyms as module
+
+    monkeypatch.setattr(module, "KNOWN_KEPT", 10)
+    p, fresh = Pseudonyms(b"k" * 32), Pseudonyms(b"k" * 32)
+    values = [f"dev-{i}" for i in range(25)]
+    first = [p.of("device", v) for v in values]
+    again = [p.of("device", v) for v in reversed(values)][::-1]
+    assert first == again == [fresh.of("device", v) for v in values]
+    assert len(p._known) <= 10
+    assert p.of("email", "A@Example.com") == p.of("email", "a@example.com") == fresh.of("email", " a@example.com ")

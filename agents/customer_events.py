@@ -15,8 +15,9 @@ dicts and a recording producer.
    succeed: the partition waits rather than skip a decision);
 4. only then is each changed customer's state written, once per batch (one table write, one changelog record),
    and with it the customer's entries in the small index tables derived from it (`due-index`: their next due time;
-   `review-queue`: their open review cases), so an index is never ahead of the state it derives from either; each
-   erased customer's state, due-index and review-queue entries are deleted (a tombstone in each changelog);
+   `review-queue`: their open review cases; `customer-history`: the explorer's records, agents/history.py), so an
+   index is never ahead of the state it derives from either; each erased customer's state, due-index, review-queue
+   and history entries are deleted (a tombstone in each changelog);
 5. Faust acks the batch's messages when this returns; offsets are committed after that, and Faust flushes the
    producer (so the changelog records of step 4) before it commits.
 
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from agents.alignment import TP, Aligner
+from agents.history import History
 from agents.progress import Pending, Progress, RemoteGate, progress_key
 from agents.rules import dunning, journey
 from agents.rules.events import AccountFlagged, IdentityErased, InputsProcessed
@@ -206,9 +208,11 @@ class CustomerEvents:
         aligner: Aligner | None = None,
         read_up: Callable[[TP, Mapping[TP, int]], Awaitable[bool]] | None = None,
         review_queue: MutableMapping[str, bytes | None] | None = None,
+        history: History | None = None,
     ) -> None:
         self.rt, self.customers, self.due_index, self.identities = rt, customers, due_index, identities
         self.review_queue = review_queue  # customer id -> OpenReviews bytes, only for customers with open cases
+        self.history = history  # the explorer's `customer-history` (agents/history.py); None when it is off
         self.producer, self.bind = producer, bind
         self.producer.watched = frozenset({FLAGS})
         self.aligner, self._read_up = aligner, read_up
@@ -276,6 +280,8 @@ class CustomerEvents:
                 self._remember(cid, data, state)
                 self._index_due(cid, dunning.next_due(state.dunning))
                 self._index_reviews(cid, state)
+            if self.history is not None:
+                self.history.write(lambda cid: self.bind(batch.source[cid]))
             for tp, next_read in self.read.items():
                 held = self.aligner.lowest_held(tp) if self.aligner is not None else None
                 self.processed[tp] = next_read if held is None else held
@@ -370,6 +376,8 @@ class CustomerEvents:
             parked = step_failed(err, msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
             self._send_dead_letter(msg, parked, batch)  # the caller marks the message done
             return False
+        if self.history is not None:
+            self._keep(cid, msg.topic, event, out, step.erased)
         if step.erased:
             batch.states[cid] = None
             batch.changed.pop(cid, None)
@@ -390,6 +398,18 @@ class CustomerEvents:
         if msg.topic in INPUT_TOPICS and not step.erased:  # an erasure's time is the wall clock's, not event time
             self.watermarks[msg.partition] = max(self.watermarks.get(msg.partition, 0), event.occurred_at)
         return any(isinstance(r, AccountFlagged) for r in step.outputs)
+
+    def _keep(self, cid: str, topic: str, event: Event, out: Sequence[Outgoing], erased: bool) -> None:
+        """The event and the customer's own outputs into their history (written with the batch's other tables)."""
+        assert self.history is not None
+        if erased:
+            self.history.erase(cid)
+            return
+        self.history.keep_input(cid, topic, event)
+        key = cid.encode()
+        for o in out:
+            if o.key == key and o.partition is None:  # not links (sent to a chosen partition) nor other customers'
+                self.history.keep(cid, o.topic, o.value)
 
     async def _triage(self, msg: Incoming) -> Decoded | DeadLetter:
         limits = self.rt.settings

@@ -1,14 +1,14 @@
-"""The history agent's body: each customer's last N records, inputs and outputs, kept raw for the explorer.
+"""Each customer's last N records, inputs and outputs, for the explorer: the `customer-history` table.
 
-Off the customer agent's hot path: a separate agent reads the input and output topics (co-partitioned with the
-customer agent, so a customer's records arrive where their history is kept) and appends each record's bytes as they
-came, to the customer's value in the `customer-history` table, keeping the newest N. Outputs are kept as they
-came (they hold pseudonyms at most: the step only ever sees pseudonymised events). Inputs are raw as the upstream
-services wrote them, so they are kept only redacted (`Redact`: identifiers as their pseudonyms, names and user
-agents emptied, re-encoded); an input that does not decode is not kept (the customer agent dead-letters it). A
-tombstone on `customers` (an erasure) deletes the customer's history. pipeline/explorer decodes a customer's
-records when someone asks for them. A record delivered again after a
-restart has the same bytes (outputs are deterministic), so it is not appended twice.
+Kept by the customer agent itself (agents/customer_events.py), with no second pass over the topics: as it decides
+an event, it keeps the event and the outputs the step made for that customer, and writes each customer's history
+once per batch, after the batch's outputs are delivered, like every other table write. Outputs are kept as they
+were sent (they hold pseudonyms at most: the step only ever sees pseudonymised events). Inputs arrive raw as the
+upstream services wrote them, so they are kept only redacted (`Redact`: identifiers as their pseudonyms, names and
+user agents emptied, re-encoded); an input that is dead-lettered is not kept (the dead-letter topic has it). An
+erasure deletes the customer's history, and what the batch kept for them before it. pipeline/explorer decodes a
+customer's records when someone asks for them. A record processed again after a restart has the same bytes (outputs
+are deterministic), so it is not appended twice.
 
 A value: repeated (topic index into HISTORY_TOPICS: 1 byte, length: unsigned LEB128, the record's bytes), oldest
 first. Records larger than MAX_RECORD_BYTES are left out, so a value stays small whatever the producers send.
@@ -16,18 +16,16 @@ first. Records larger than MAX_RECORD_BYTES are left out, so a value stays small
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from typing import Any
 
-from agents.customer_events import Bind, Incoming, no_bind
-from pipeline.topics import ERASURE_TOPIC, INPUT_TOPICS, OUTPUT_TOPICS
+from pipeline.topics import INPUT_TOPICS, OUTPUT_TOPICS
 
 HISTORY_TOPICS = (*INPUT_TOPICS, *(t for t in OUTPUT_TOPICS if t != "erasures"))  # an erased customer has none
 MAX_RECORD_BYTES = 8 * 1024
-MAX_KEY_BYTES = 512
 Entry = tuple[str, bytes]  # (topic, the record's bytes as kept)
-Redact = Callable[[bytes], Awaitable[bytes | None]]
-"""redact(input record's bytes) -> the bytes to keep (pseudonymised, re-encoded), or None to keep nothing."""
-ERASE_ON = ERASURE_TOPIC  # a tombstone on `customers` erases the customer (agents/customer_events.py)
+Redact = Callable[[Any], bytes | None]
+"""redact(decoded input event) -> the bytes to keep (pseudonymised, re-encoded), or None to keep nothing."""
 
 _INDEX = {t: i for i, t in enumerate(HISTORY_TOPICS)}
 
@@ -81,42 +79,41 @@ def appended(current: Sequence[Entry], new: Iterable[Entry], limit: int) -> list
 
 
 class History:
-    """Appends batches of consumed records to their customers' histories, one table write per customer per batch."""
+    """What one batch keeps, then one table write per customer (`write`, after the batch's outputs are delivered)."""
 
-    def __init__(self, histories: MutableMapping[str, bytes | None], limit: int, redact: Redact,
-                 bind: Bind = no_bind) -> None:
-        self.histories, self.limit, self.redact, self.bind = histories, limit, redact, bind
+    def __init__(self, histories: MutableMapping[str, bytes | None], limit: int, redact: Redact) -> None:
+        self.histories, self.limit, self.redact = histories, limit, redact
+        self.kept: dict[str, list[Entry]] = {}
+        self.erased: set[str] = set()
 
-    async def process_batch(self, messages: Iterable[Incoming]) -> None:
-        grouped: dict[str, list[Entry]] = {}
-        source: dict[str, Incoming] = {}
-        erased: set[str] = set()
-        for msg in messages:
-            if not msg.key or len(msg.key) > MAX_KEY_BYTES or msg.topic not in _INDEX:
-                continue
-            try:
-                cid = msg.key.decode()
-            except UnicodeDecodeError:
-                continue
-            if msg.value is None:
-                if msg.topic == ERASE_ON:  # an erasure: what was kept goes, and what came before it in this batch
-                    erased.add(cid)
-                    grouped.pop(cid, None)
-                    source[cid] = msg
-                continue
-            if len(msg.value) > MAX_RECORD_BYTES:
-                continue
-            data = await self.redact(msg.value) if msg.topic in INPUT_TOPICS else msg.value
+    def keep_input(self, cid: str, topic: str, event: Any) -> None:
+        if topic in INPUT_TOPICS:
+            data = self.redact(event)
             if data is not None:
-                grouped.setdefault(cid, []).append((msg.topic, data))
-                source[cid] = msg
+                self.keep(cid, topic, data)
+
+    def keep(self, cid: str, topic: str, data: bytes) -> None:
+        if topic in _INDEX and len(data) <= MAX_RECORD_BYTES:
+            self.kept.setdefault(cid, []).append((topic, data))
+
+    def erase(self, cid: str) -> None:
+        """The customer is erased: what was kept goes, and what this batch kept for them before."""
+        self.erased.add(cid)
+        self.kept.pop(cid, None)
+
+    def write(self, bind: Callable[[str], None]) -> None:
+        """Write the batch's histories; `bind(cid)` first makes the customer's message the current one (Faust writes
+        a table key to the partition of the current event)."""
+        kept, erased = self.kept, self.erased
+        self.kept, self.erased = {}, set()
         for cid in erased:
-            self.bind(source[cid])
+            bind(cid)
             if self.histories.get(cid) is not None:
                 del self.histories[cid]
-        for cid, new in grouped.items():
-            self.bind(source[cid])  # Faust writes a table key to the partition of the current event
+        for cid, new in kept.items():
+            bind(cid)
             current = [] if cid in erased else unpack(self.histories.get(cid))
             updated = appended(current, new, self.limit)
             if updated != current:
                 self.histories[cid] = pack(updated)
+

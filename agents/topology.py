@@ -2,15 +2,15 @@
 
 - process_customer_events: every input topic plus dunning-due and account-flags, keyed by customer_id -> decisions,
   dunning, notifications, recovery, refund-decisions, identity-links, account-flags (keyed by the linked account).
-  One table, `customer-state`, holds each customer's picture; `due-index` and `review-queue` are derived from it.
+  One table, `customer-state`, holds each customer's picture; `due-index` and `review-queue` are derived from it;
+  `customer-history` (unless JOURNEY_EXPLORER_HISTORY=0) keeps each customer's last records for the explorer
+  (agents/history.py), written by the same agent with no second pass over the topics.
 - review-queue: a global table, customer id -> their open review cases (OpenReviews), so any worker's explorer lists
   every case without reading every customer (pipeline/explorer/reviews.py).
 - index_identities: identity-links, keyed by customer_id (one record per source event) -> the `identity-index` global
   table read by the first agent (its changelog is applied by merging: see `_merging_global_table`), plus the
   progress marks the first agent publishes there (agents/progress.py), kept under `~progress:<partition>`.
 - publish_due: a timer that publishes due retries/reminders onto dunning-due (tables cannot be written from a timer).
-- keep_history (`register_history`, unless JOURNEY_EXPLORER_HISTORY=0): the input and output topics -> the
-  `customer-history` table, each customer's last records kept raw for the explorer (agents/history.py).
 
 Both agents take their stream in batches (`take_events`, JOURNEY_BATCH_MAX / JOURNEY_BATCH_LINGER_MS) and hand them to
 the Faust-free bodies in agents/. Table values are the bytes of pipeline/wire/state_codec.py, encoded once by the
@@ -32,13 +32,13 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from agents.alignment import TP, Aligner
 from agents.consumer_gauges import INTERVAL_S, ConsumerGauges
-from agents.customer_events import ALIGNED, CustomerEvents, Headers, Incoming, Producer, Send, wait_for_registry
+from agents.customer_events import ALIGNED, CustomerEvents, Headers, Incoming, Producer, Send
 from agents.due_timer import CatchUp, DueTimer
-from agents.history import HISTORY_TOPICS, History
+from agents.history import History
 from agents.identity_index import IdentityIndex
 from agents.progress import is_progress_key
 from agents.rules.identity import IdentityNode, merge
-from pipeline.errors import DecodeError, EncodeError
+from pipeline.errors import EncodeError
 from pipeline.topics import INPUT_TOPICS
 from pipeline.wire import state_codec
 
@@ -57,6 +57,7 @@ class Registered:
 
     review_queue: Any  # the `review-queue` global table: customer id -> OpenReviews bytes
     send: Send
+    histories: Any | None  # the `customer-history` table (None when the explorer's history is off)
 
 
 def incoming(event: Any) -> Incoming:
@@ -90,8 +91,9 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
     catch_up = CatchUp(highwater=_highwater(app), start=_start(app), processed={})
     aligner = Aligner(s.align_max_hold_s, s.align_max_held, ALIGNED,
                       on_forced=lambda why: rt.metrics.align_forced.labels(why).inc())
+    kept = history(app, rt)
     customer_events = CustomerEvents(rt, customers, due_index, identities, producer, bind, aligner, catch_up.read_up,
-                                     review_queue)
+                                     review_queue, kept)
     catch_up.processed = customer_events.processed
     identity_index = IdentityIndex(rt, identities, producer, bind)
     streams: list[Any] = []
@@ -158,46 +160,25 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
             on_assignment()
             await ack(await customer_events.tick())
 
-    return Registered(review_queue=review_queue, send=send)
+    return Registered(review_queue=review_queue, send=send, histories=None if kept is None else kept.histories)
 
 
-HISTORY_BATCH_MAX = 2000
-HISTORY_LINGER_S = 0.5  # longer batches than the customer agent's: fewer rewrites of each customer's history
-
-
-def register_history(app: faust.App, rt: Runtime) -> Any | None:
-    """The history agent and its `customer-history` table (None when JOURNEY_EXPLORER_HISTORY is 0)."""
+def history(app: faust.App, rt: Runtime) -> History | None:
+    """The `customer-history` table, kept by the customer agent (None when JOURNEY_EXPLORER_HISTORY is 0)."""
     limit = rt.settings.explorer_history
     if limit <= 0:
         return None
     histories = app.Table("customer-history", key_type=str, value_type=bytes, default=None)
     pseudonyms = rt.context.pseudonyms
 
-    def decoded(data: bytes) -> Any:
-        try:
-            return rt.codec.decode(data)
-        except DecodeError:
-            return None  # it never decodes: the customer agent dead-letters it, the history keeps nothing
-
-    async def redact(data: bytes) -> bytes | None:
-        """An input record as the history may keep it: decoded, pseudonymised, re-encoded (None: nothing to keep).
-        A schema id not seen yet is looked up off the loop; while the registry is unreachable this waits."""
-        event = await wait_for_registry(rt, lambda: decoded(data))
-        if event is None:
-            return None
+    def redact(event: Any) -> bytes | None:
+        """An input event as the history may keep it: pseudonymised, personal fields emptied, re-encoded."""
         try:
             return rt.codec.encode(pseudonyms.redacted(event))
         except EncodeError:
             return None
 
-    body = History(histories, limit, redact, bind)
-
-    @app.agent(app.topic(*HISTORY_TOPICS), name="keep_history", concurrency=1)
-    async def keep_history(stream: Any) -> None:
-        async for events in stream.take_events(HISTORY_BATCH_MAX, HISTORY_LINGER_S):
-            await body.process_batch([incoming(e) for e in events])
-
-    return histories
+    return History(histories, limit, redact)
 
 
 def _stop_when_recovery_finds_a_lost_log(app: faust.App) -> None:

@@ -72,7 +72,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                          "that brings nothing (a stalled topic; one still bringing its backlog is waited for)"),
     "align_max_held": ("JOURNEY_ALIGN_MAX_HELD", "most events held per partition while catching up"),
     "explorer_history": ("JOURNEY_EXPLORER_HISTORY", "records (events and outputs) kept per customer for the "
-                         "explorer's timeline; 0: no history agent"),
+                         "explorer's timeline; 0: none"),
     "align_idle_s": ("JOURNEY_ALIGN_IDLE_MS", "ms a held event waits for a partition whose progress does not move "
                      "(idle, or its worker gone) before that partition counts as done"),
     "align_lateness_ms": ("JOURNEY_ALIGN_LATENESS_MS", "allowed lateness (ms): an event read within this long of its "
@@ -133,8 +133,8 @@ class Settings:
     # to be read past their time (agents/alignment.py) at most this long, and at most this many per partition
     align_max_hold_s: float = 5.0
     align_max_held: int = 20_000
-    # JOURNEY_EXPLORER_HISTORY: the last N raw records (inputs and outputs) kept per customer by a separate agent for
-    # the explorer's timeline and last decisions (agents/history.py); 0 turns that agent off
+    # JOURNEY_EXPLORER_HISTORY: the last N records (inputs redacted, outputs) the customer agent keeps per customer
+    # for the explorer's timeline and last decisions (agents/history.py); 0 keeps none
     explorer_history: int = 40
     # JOURNEY_ALIGN_IDLE_MS / JOURNEY_ALIGN_LATENESS_MS: held events also wait for the identity links of earlier events
     # on partitions other workers own, through their progress marks (agents/progress.py): a partition whose mark has

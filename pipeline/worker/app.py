@@ -20,7 +20,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.runtime import Runtime
-from agents.topology import register_agents, register_history
+from agents.topology import register_agents
 from pipeline.explorer import PUBLIC_PATHS, register_explorer
 from pipeline.explorer.reviews import register_review_routes
 from pipeline.kafka.security import broker_credentials
@@ -95,7 +95,7 @@ def build_app(rt: Runtime, bootstrap: str, secured: bool = True) -> faust.App:
     rt.metrics.describe(build_version(), rt.policy.version)
     registered = register_agents(app, rt)
     register_review_routes(app, rt, registered.review_queue, registered.send)
-    histories = register_history(app, rt)
+    histories = registered.histories
 
     # Faust's send-soon buffer (table changelog writes) holds 100 records by default and warns "producer buffer full"
     # when a batch writes more; a batch writes up to one record per customer.

@@ -1,12 +1,19 @@
-"""The history agent's body keeps each customer's last records (inputs redacted), bounded, once each, one write per
-batch, and forgets a customer on erasure."""
+"""The customer agent keeps each customer's last records (inputs redacted), bounded, once each, one write per batch,
+and forgets a customer on erasure."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from agents.customer_events import Incoming
+from agents.customer_events import CustomerEvents, Incoming, Producer
 from agents.history import HISTORY_TOPICS, MAX_RECORD_BYTES, History, appended, pack, unpack
+from agents.rules.events import PaymentAttempted
+from agents.runtime import Runtime
+from tests.unit.agents.test_customer_events import Sent, attempt, runtime
+
+T0 = 1_760_000_000_000
 
 
 def test_entries_survive_packing_whatever_their_size() -> None:
@@ -38,43 +45,72 @@ class Table(dict[str, Any]):
         super().__setitem__(key, value)
 
 
-def msg(topic: str, key: bytes | None, value: bytes | None, offset: int = 0) -> Incoming:
-    return Incoming(topic, 0, offset, key, value)
+def attempt_of(cid: str, n: int, **changes: Any) -> PaymentAttempted:
+    return replace(attempt(), event_id=f"a-{cid}-{n}", payment_id=f"p-{cid}-{n}", order_id=f"o-{cid}-{n}",
+                   occurred_at=T0 + n * 60_000, customer_id=cid, ip="203.0.113.7", device_id="dev-raw-1", **changes)
 
 
-async def redact(data: bytes) -> bytes | None:
-    """Stands in for decode -> pseudonymise -> encode: marks what it kept; b"garbage" does not decode."""
-    return None if data == b"garbage" else b"redacted:" + data
+def history_agent(tmp_path: Path, table: Table, limit: int = 10) -> tuple[Runtime, Sent, CustomerEvents]:
+    rt, sent = runtime(tmp_path), Sent()
+
+    def redacted(event: Any) -> bytes | None:
+        return rt.codec.encode(rt.context.pseudonyms.redacted(event))
+
+    kept = History(table, limit, redacted)
+    return rt, sent, CustomerEvents(rt, {}, {}, {}, Producer(sent, max_backoff_s=0), history=kept)
 
 
-async def test_a_batch_writes_each_customer_once_and_skips_what_it_cannot_keep() -> None:
+def msg(rt: Runtime, event: Any, offset: int = 0, topic: str = "payments") -> Incoming:
+    return Incoming(topic, 0, offset, event.customer_id.encode(), rt.codec.encode(event))
+
+
+async def test_the_customer_agent_keeps_each_event_redacted_and_its_outputs_one_write_per_customer(
+        tmp_path: Path) -> None:
     table = Table()
-    body = History(table, limit=3, redact=redact)
-    await body.process_batch([
-        msg("payments", b"c1", b"attempt"), msg("decisions", b"c1", b"decision"), msg("devices", b"c2", b"seen"),
-        msg("payments", None, b"no key"), msg("payments", b"c3", None), msg("payments", b"\xff\xfe", b"bad key"),
-        msg("payments", b"c4", b"x" * (MAX_RECORD_BYTES + 1)), msg("identity-links", b"c5", b"not kept"),
-    ])
-    assert sorted(table.writes) == ["c1", "c2"]
-    assert unpack(table["c1"]) == [("payments", b"redacted:attempt"), ("decisions", b"decision")]
-    await body.process_batch([msg("decisions", b"c1", b"decision"), msg("refunds", b"c1", b"r1"),
-                              msg("refunds", b"c1", b"r2")])  # a redelivered decision, then two more
-    assert unpack(table["c1"]) == [("decisions", b"decision"), ("refunds", b"redacted:r1"),
-                                   ("refunds", b"redacted:r2")]
+    rt, sent, ce = history_agent(tmp_path, table)
+    a1, a2, b1 = attempt_of("c1", 1), attempt_of("c1", 2), attempt_of("c2", 1)
+    await ce.process_batch([msg(rt, a1, 0), msg(rt, a2, 1), msg(rt, b1, 2),
+                            Incoming("payments", 0, 3, b"c3", b"not avro")])  # dead-lettered: not kept
+    assert sorted(table.writes) == ["c1", "c2"], "one write per customer per batch, none for a dead letter"
+    kept = [(t, rt.codec.decode(d)) for t, d in unpack(table["c1"])]
+    assert [t for t, _ in kept] == ["payments", "decisions", "payments", "decisions"]
+    first = kept[0][1]
+    assert first.payment_id == a1.payment_id and first.ip != a1.ip and first.device_id != a1.device_id
+    assert a1.ip not in str(table["c1"]) and a1.ip.encode() not in table["c1"], "raw identifiers are never kept"
+    sent_decisions = [v for t, k, v, _ in sent.records if t == "decisions" and k == b"c1"]
+    assert [d for t, d in unpack(table["c1"]) if t == "decisions"] == sent_decisions, "outputs as they were sent"
+    assert not any(t == "identity-links" for t, _ in unpack(table["c1"]))
     table.writes.clear()
-    await body.process_batch([msg("decisions", b"c1", b"decision"), msg("payments", b"c1", b"garbage")])
-    assert table.writes == []  # nothing new (a redelivery, and an input that does not decode): no write
+    await ce.process_batch([msg(rt, a1, 0)])  # redelivered after a restart: a duplicate, nothing new
+    assert table.writes == []
 
 
-async def test_an_erasure_deletes_the_history_and_what_came_before_it_in_the_batch() -> None:
+async def test_the_history_keeps_the_newest_records(tmp_path: Path) -> None:
     table = Table()
-    body = History(table, limit=5, redact=redact)
-    await body.process_batch([msg("payments", b"c1", b"a1"), msg("payments", b"c2", b"a2")])
-    await body.process_batch([msg("decisions", b"c1", b"d1"), msg("customers", b"c1", None),
-                              msg("erasures", b"c1", b"erased"), msg("payments", b"c1", b"new")])
-    assert unpack(table["c1"]) == [("payments", b"redacted:new")]  # only what came after (the CustomerErased not)
-    assert unpack(table["c2"]) == [("payments", b"redacted:a2")]
-    await body.process_batch([msg("customers", b"c2", None)])
-    assert "c2" not in table
-    await body.process_batch([msg("payments", b"c3", None)])  # a null on another topic erases nothing
-    assert "c3" not in table
+    rt, _sent, ce = history_agent(tmp_path, table, limit=3)
+    await ce.process_batch([msg(rt, attempt_of("c1", n), n) for n in range(4)])
+    kept = [(t, rt.codec.decode(d)) for t, d in unpack(table["c1"])]
+    assert [t for t, _ in kept] == ["decisions", "payments", "decisions"]
+    assert kept[1][1].payment_id == "p-c1-3"
+
+
+async def test_an_erasure_deletes_the_history_and_what_came_before_it_in_the_batch(tmp_path: Path) -> None:
+    table = Table()
+    rt, _sent, ce = history_agent(tmp_path, table)
+    await ce.process_batch([msg(rt, attempt_of("c1", 1), 0), msg(rt, attempt_of("c2", 1), 1)])
+    assert "c1" in table and "c2" in table
+    await ce.process_batch([msg(rt, attempt_of("c1", 2), 2), Incoming("customers", 0, 0, b"c1", None,
+                                                                       timestamp_ms=T0 + 10 * 60_000)])
+    assert "c1" not in table
+    assert [t for t, _ in unpack(table["c2"])] == ["payments", "decisions"]
+
+
+def test_records_too_large_or_on_topics_a_history_does_not_keep_are_left_out() -> None:
+    table = Table()
+    kept = History(table, 10, lambda e: None)
+    kept.keep("c1", "decisions", b"x" * (MAX_RECORD_BYTES + 1))
+    kept.keep("c1", "identity-links", b"link")
+    kept.keep_input("c1", "payments", object())  # redaction kept nothing
+    kept.keep("c1", "decisions", b"small")
+    kept.write(lambda cid: None)
+    assert unpack(table["c1"]) == [("decisions", b"small")]

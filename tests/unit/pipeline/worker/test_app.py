@@ -74,8 +74,8 @@ def test_the_token_installs_the_guard_and_no_token_installs_none(tmp_path: Path)
     assert len(options["middlewares"]) == 1
 
 
-def test_the_history_agent_and_its_table_exist_only_when_the_setting_keeps_records(tmp_path: Path) -> None:
-    on = app_for(tmp_path)
-    assert "customer-history" in on.tables and "keep_history" in {a.name for a in on.agents.values()}
-    off = app_for(tmp_path / "off", explorer_history=0)
-    assert "customer-history" not in off.tables and "keep_history" not in {a.name for a in off.agents.values()}
+def test_the_history_table_exists_only_when_the_setting_keeps_records_and_needs_no_agent_of_its_own(
+        tmp_path: Path) -> None:
+    on, off = app_for(tmp_path), app_for(tmp_path / "off", explorer_history=0)
+    assert "customer-history" in on.tables and "customer-history" not in off.tables
+    assert {a.name for a in on.agents.values()} == {a.name for a in off.agents.values()}

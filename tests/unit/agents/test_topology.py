@@ -128,3 +128,29 @@ def test_another_workers_record_is_applied_as_it_arrives_after_recovery(tmp_path
                 await reader
 
     assert asyncio.run(run()) == C
+
+
+def test_a_record_this_worker_wrote_itself_is_not_applied_again_when_it_is_read_back(tmp_path: Path) -> None:
+    merged: list[str] = []
+
+    def spy(key: str, current: bytes | None, incoming: bytes) -> bytes:
+        merged.append(key)
+        return _merge_nodes(key, current, incoming)
+
+    app = faust.App("t", store="rocksdb://", datadir=str(tmp_path), key_serializer="raw", value_serializer="raw",
+                    topic_partitions=4)
+    table = _merging_global_table(app, "identity-index", spy, _raw_node, key_type=str, value_type=bytes, default=None)
+    table.apply_changelog_batch([record(app, table, 0, 0, "card:k", state_codec.dumps(C))])
+    mine = state_codec.dumps(A)
+    table.unread[("card:k", mine)] = 1  # what __setitem__ remembers when the index agent writes A (needs a stream)
+    table.apply_changelog_batch([record(app, table, 0, 1, "card:k", mine)])
+    assert merged == ["card:k"], "the own write came back and was skipped: only the first record was merged"
+    assert node(table) == C, "(a real write had stored A locally already; skipping it leaves the store as it was)"
+    assert table.data.persisted_offset(TP(table.changelog_topic.get_topic_name(), 0)) == 1, "its offset counts"
+    assert not table.unread
+    table.apply_changelog_batch([record(app, table, 0, 2, "card:k", mine)])  # the same bytes again: not ours now
+    assert merged == ["card:k", "card:k"]
+    got = node(table)
+    assert got is not None and got.customer_ids() == {"cust-a", "cust-c"}
+    for db in table.data._dbs.values():
+        db.close()

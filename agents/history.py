@@ -8,15 +8,23 @@ upstream services wrote them, so they are kept only redacted (`Redact`: identifi
 user agents emptied, re-encoded); an input that is dead-lettered is not kept (the dead-letter topic has it). An
 erasure deletes the customer's history, and what the batch kept for them before it. pipeline/explorer decodes a
 customer's records when someone asks for them. A record processed again after a restart has the same bytes (outputs
-are deterministic), so it is not appended twice.
+are deterministic), so it is not appended twice while it is in the newest segment.
 
-A value: repeated (topic index into HISTORY_TOPICS: 1 byte, length: unsigned LEB128, the record's bytes), oldest
-first. Records larger than MAX_RECORD_BYTES are left out, so a value stays small whatever the producers send.
+**Segments.** A customer's history is a ring of `segments(limit)` keys, `<customer id>\x1f<k>`, each holding up to
+SEGMENT records: a batch rewrites only the newest segment (a few records), never the whole history, and moves on to
+the next key, overwriting the oldest segment, when it is full. The first version kept all N records in one value,
+rewritten on every batch: 12 KB per customer per batch into RocksDB and the changelog, a fifth of the worker's CPU
+in a burst. `read` joins the segments in order and returns the newest `limit` records.
+
+A segment value: its sequence number (unsigned LEB128), then repeated (topic index into HISTORY_TOPICS: 1 byte,
+length: unsigned LEB128, the record's bytes), oldest first. Records larger than MAX_RECORD_BYTES are left out, so a
+value stays small whatever the producers send. A value under the bare customer id (the one-value layout) is read as
+the oldest segment and deleted by an erasure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from pipeline.topics import INPUT_TOPICS, OUTPUT_TOPICS
@@ -27,7 +35,53 @@ Entry = tuple[str, bytes]  # (topic, the record's bytes as kept)
 Redact = Callable[[Any], bytes | None]
 """redact(decoded input event) -> the bytes to keep (pseudonymised, re-encoded), or None to keep nothing."""
 
+SEGMENT = 8  # records per segment
+MAX_SEGMENTS = 64  # an erasure deletes this many keys, whatever the limit was when they were written
+HEADS_KEPT = 20_000  # customers whose newest segment is kept decoded in memory
+SEP = "\x1f"
+
 _INDEX = {t: i for i, t in enumerate(HISTORY_TOPICS)}
+
+
+def segments(limit: int) -> int:
+    """Keys in a customer's ring: enough full segments for `limit` records besides the one being filled."""
+    return max(1, -(-limit // SEGMENT)) + 1
+
+
+def segment_key(cid: str, k: int) -> str:
+    return f"{cid}{SEP}{k}"
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _segment(data: bytes | None) -> tuple[int, list[Entry]] | None:
+    """(sequence number, entries) of a segment value; None for no value or one cut short."""
+    if not data:
+        return None
+    seq = shift = pos = 0
+    while pos < len(data):
+        byte, pos = data[pos], pos + 1
+        seq |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return seq, unpack(data[pos:])
+    return None
+
+
+def read(histories: Mapping[str, bytes | None], cid: str, limit: int) -> list[Entry]:
+    """A customer's newest `limit` records, oldest first."""
+    found = [seg for seg in (_segment(histories.get(segment_key(cid, k))) for k in range(segments(limit))) if seg]
+    entries = unpack(histories.get(cid))  # the one-value layout, if any: older than every segment
+    for _seq, seg in sorted(found, key=lambda s: s[0]):
+        entries += seg
+    return entries[-limit:] if limit > 0 else []
 
 
 def pack(entries: Sequence[Entry]) -> bytes:
@@ -67,24 +121,16 @@ def unpack(data: bytes | None) -> list[Entry]:
     return entries
 
 
-def appended(current: Sequence[Entry], new: Iterable[Entry], limit: int) -> list[Entry]:
-    """`current` followed by the entries of `new` not already in it, the newest `limit` of them."""
-    seen = {data for _t, data in current}
-    out = list(current)
-    for topic, data in new:
-        if data not in seen:
-            seen.add(data)
-            out.append((topic, data))
-    return out[-limit:] if limit > 0 else []
-
-
 class History:
-    """What one batch keeps, then one table write per customer (`write`, after the batch's outputs are delivered)."""
+    """What one batch keeps, then one write per customer of their newest segment (`write`, after the batch's outputs
+    are delivered)."""
 
     def __init__(self, histories: MutableMapping[str, bytes | None], limit: int, redact: Redact) -> None:
         self.histories, self.limit, self.redact = histories, limit, redact
+        self.ring = segments(limit)
         self.kept: dict[str, list[Entry]] = {}
         self.erased: set[str] = set()
+        self._heads: dict[str, tuple[int, bytes, list[Entry]]] = {}  # cid -> (seq, value, entries) of the newest
 
     def keep_input(self, cid: str, topic: str, event: Any) -> None:
         if topic in INPUT_TOPICS:
@@ -108,12 +154,39 @@ class History:
         self.kept, self.erased = {}, set()
         for cid in erased:
             bind(cid)
-            if self.histories.get(cid) is not None:
-                del self.histories[cid]
+            self._heads.pop(cid, None)
+            for key in (cid, *(segment_key(cid, k) for k in range(MAX_SEGMENTS))):
+                if self.histories.get(key) is not None:
+                    del self.histories[key]
         for cid, new in kept.items():
             bind(cid)
-            current = [] if cid in erased else unpack(self.histories.get(cid))
-            updated = appended(current, new, self.limit)
-            if updated != current:
-                self.histories[cid] = pack(updated)
+            seq, entries = self._head(cid)
+            seen = {data for _t, data in entries}
+            fresh = False
+            for topic, data in new:
+                if data not in seen:  # processed again after a restart: the same bytes, kept once
+                    seen.add(data)
+                    entries.append((topic, data))
+                    fresh = True
+            if not fresh:
+                continue
+            while len(entries) > SEGMENT:  # the newest segment is full: on to the next key, over the oldest
+                self.histories[segment_key(cid, seq % self.ring)] = _varint(seq) + pack(entries[:SEGMENT])
+                seq, entries = seq + 1, entries[SEGMENT:]
+            value = _varint(seq) + pack(entries)
+            self.histories[segment_key(cid, seq % self.ring)] = value
+            self._heads.pop(cid, None)
+            self._heads[cid] = (seq, value, entries)
+            if len(self._heads) > HEADS_KEPT:
+                self._heads.pop(next(iter(self._heads)))
 
+    def _head(self, cid: str) -> tuple[int, list[Entry]]:
+        """(seq, a copy of the entries) of the customer's newest segment; (0, []) when they have none."""
+        known = self._heads.get(cid)
+        if known is not None and self.histories.get(segment_key(cid, known[0] % self.ring)) == known[1]:
+            return known[0], list(known[2])
+        found = [seg for seg in (_segment(self.histories.get(segment_key(cid, k))) for k in range(self.ring)) if seg]
+        if not found:
+            return 0, []
+        seq, entries = max(found, key=lambda s: s[0])
+        return seq, list(entries)

@@ -29,7 +29,7 @@ from typing import Any
 from aiohttp import ClientError, ClientTimeout, web
 from aiokafka.partitioner import murmur2
 
-from agents.history import unpack
+from agents.history import read
 from agents.rules.identity import IdentityNode
 from agents.rules.journey import CustomerState
 from agents.runtime import Runtime
@@ -78,7 +78,8 @@ class Explorer:
         if data is None:
             return 404, MISSING
         state = state_codec.loads(CustomerState, data)
-        kept = unpack(self.histories.get(customer_id)) if self.histories is not None else []
+        limit = self.rt.settings.explorer_history
+        kept = read(self.histories, customer_id, limit) if self.histories is not None else []
         records = [await self._decode(raw) for _topic, raw in kept]
         links: dict[str, IdentityNode] = {}
         for ident in customer_identifiers(state, records)[:MAX_LINKED_IDENTIFIERS]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.customer_events import CustomerEvents, Incoming, Producer
-from agents.history import HISTORY_TOPICS, MAX_RECORD_BYTES, History, appended, pack, unpack
+from agents.history import HISTORY_TOPICS, MAX_RECORD_BYTES, SEGMENT, History, pack, read, segment_key, unpack
 from agents.rules.events import PaymentAttempted
 from agents.runtime import Runtime
 from tests.unit.agents.test_customer_events import Sent, attempt, runtime
@@ -27,12 +27,6 @@ def test_a_truncated_or_unknown_tail_is_dropped_not_raised() -> None:
     assert unpack(data[:-1]) == [("payments", b"one")]
     assert unpack(data + bytes([len(HISTORY_TOPICS), 1, 0])) == [("payments", b"one"), ("orders", b"two")]
     assert unpack(data + b"\x00\xff") == [("payments", b"one"), ("orders", b"two")]  # a length that never ends
-
-
-def test_appending_keeps_the_newest_records_and_each_once() -> None:
-    kept = appended([("payments", b"a"), ("decisions", b"b")], [("decisions", b"b"), ("orders", b"c")], limit=10)
-    assert kept == [("payments", b"a"), ("decisions", b"b"), ("orders", b"c")]
-    assert appended(kept, [("orders", b"d")], limit=2) == [("orders", b"c"), ("orders", b"d")]
 
 
 class Table(dict[str, Any]):
@@ -71,38 +65,45 @@ async def test_the_customer_agent_keeps_each_event_redacted_and_its_outputs_one_
     a1, a2, b1 = attempt_of("c1", 1), attempt_of("c1", 2), attempt_of("c2", 1)
     await ce.process_batch([msg(rt, a1, 0), msg(rt, a2, 1), msg(rt, b1, 2),
                             Incoming("payments", 0, 3, b"c3", b"not avro")])  # dead-lettered: not kept
-    assert sorted(table.writes) == ["c1", "c2"], "one write per customer per batch, none for a dead letter"
-    kept = [(t, rt.codec.decode(d)) for t, d in unpack(table["c1"])]
+    assert sorted(table.writes) == [segment_key("c1", 0), segment_key("c2", 0)], "one write each, none for a dead letter"
+    kept = [(t, rt.codec.decode(d)) for t, d in read(table, "c1", 10)]
     assert [t for t, _ in kept] == ["payments", "decisions", "payments", "decisions"]
     first = kept[0][1]
     assert first.payment_id == a1.payment_id and first.ip != a1.ip and first.device_id != a1.device_id
-    assert a1.ip not in str(table["c1"]) and a1.ip.encode() not in table["c1"], "raw identifiers are never kept"
+    assert not any(a1.ip.encode() in v or a1.device_id.encode() in v for v in table.values()), "never raw identifiers"
     sent_decisions = [v for t, k, v, _ in sent.records if t == "decisions" and k == b"c1"]
-    assert [d for t, d in unpack(table["c1"]) if t == "decisions"] == sent_decisions, "outputs as they were sent"
-    assert not any(t == "identity-links" for t, _ in unpack(table["c1"]))
+    assert [d for t, d in read(table, "c1", 10) if t == "decisions"] == sent_decisions, "outputs as they were sent"
+    assert not any(t == "identity-links" for t, _ in read(table, "c1", 10))
     table.writes.clear()
     await ce.process_batch([msg(rt, a1, 0)])  # redelivered after a restart: a duplicate, nothing new
     assert table.writes == []
 
 
-async def test_the_history_keeps_the_newest_records(tmp_path: Path) -> None:
+async def test_the_history_keeps_the_newest_records_rewriting_only_the_newest_segment(tmp_path: Path) -> None:
     table = Table()
     rt, _sent, ce = history_agent(tmp_path, table, limit=3)
     await ce.process_batch([msg(rt, attempt_of("c1", n), n) for n in range(4)])
-    kept = [(t, rt.codec.decode(d)) for t, d in unpack(table["c1"])]
+    kept = [(t, rt.codec.decode(d)) for t, d in read(table, "c1", 3)]
     assert [t for t, _ in kept] == ["decisions", "payments", "decisions"]
     assert kept[1][1].payment_id == "p-c1-3"
+    table.writes.clear()
+    for n in range(4, 4 + 3 * SEGMENT):  # one attempt per batch, as live traffic comes
+        await ce.process_batch([msg(rt, attempt_of("c1", n), n)])
+    assert all(len(table[k]) < 2 * SEGMENT * 200 for k in table.writes), "each write is a segment, not the history"
+    assert len(table) == 2, "a ring of two segments holds three records and the one being filled"
+    newest = [rt.codec.decode(d) for t, d in read(table, "c1", 3) if t == "payments"]
+    assert [e.payment_id for e in newest] == [f"p-c1-{3 + 3 * SEGMENT}"]
 
 
 async def test_an_erasure_deletes_the_history_and_what_came_before_it_in_the_batch(tmp_path: Path) -> None:
     table = Table()
     rt, _sent, ce = history_agent(tmp_path, table)
     await ce.process_batch([msg(rt, attempt_of("c1", 1), 0), msg(rt, attempt_of("c2", 1), 1)])
-    assert "c1" in table and "c2" in table
+    assert read(table, "c1", 10) and read(table, "c2", 10)
     await ce.process_batch([msg(rt, attempt_of("c1", 2), 2), Incoming("customers", 0, 0, b"c1", None,
                                                                        timestamp_ms=T0 + 10 * 60_000)])
-    assert "c1" not in table
-    assert [t for t, _ in unpack(table["c2"])] == ["payments", "decisions"]
+    assert read(table, "c1", 10) == [] and not any(k.startswith("c1") for k in table)
+    assert [t for t, _ in read(table, "c2", 10)] == ["payments", "decisions"]
 
 
 def test_records_too_large_or_on_topics_a_history_does_not_keep_are_left_out() -> None:
@@ -113,4 +114,16 @@ def test_records_too_large_or_on_topics_a_history_does_not_keep_are_left_out() -
     kept.keep_input("c1", "payments", object())  # redaction kept nothing
     kept.keep("c1", "decisions", b"small")
     kept.write(lambda cid: None)
-    assert unpack(table["c1"]) == [("decisions", b"small")]
+    assert read(table, "c1", 10) == [("decisions", b"small")]
+
+
+def test_a_history_in_the_one_value_layout_is_read_as_the_oldest_and_erased_with_the_rest() -> None:
+    table = Table()
+    table["c1"] = pack([("payments", b"old")])
+    kept = History(table, 10, lambda e: None)
+    kept.keep("c1", "decisions", b"new")
+    kept.write(lambda cid: None)
+    assert read(table, "c1", 10) == [("payments", b"old"), ("decisions", b"new")]
+    kept.erase("c1")
+    kept.write(lambda cid: None)
+    assert dict(table) == {}

@@ -65,7 +65,7 @@ async def test_the_customer_agent_keeps_each_event_redacted_and_its_outputs_one_
     a1, a2, b1 = attempt_of("c1", 1), attempt_of("c1", 2), attempt_of("c2", 1)
     await ce.process_batch([msg(rt, a1, 0), msg(rt, a2, 1), msg(rt, b1, 2),
                             Incoming("payments", 0, 3, b"c3", b"not avro")])  # dead-lettered: not kept
-    assert sorted(table.writes) == [segment_key("c1", 0), segment_key("c2", 0)], "one write each, none for a dead letter"
+    assert sorted(table.writes) == [segment_key("c1", 0), segment_key("c2", 0)], "one write each, no dead letter"
     kept = [(t, rt.codec.decode(d)) for t, d in read(table, "c1", 10)]
     assert [t for t, _ in kept] == ["payments", "decisions", "payments", "decisions"]
     first = kept[0][1]

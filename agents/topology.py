@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka.partitioner import DefaultPartitioner
 
 from agents.alignment import TP, Aligner
+from agents.batching import Gather
 from agents.consumer_gauges import INTERVAL_S, ConsumerGauges
 from agents.customer_events import ALIGNED, CustomerEvents, Headers, Incoming, Producer, Send
 from agents.due_timer import CatchUp, DueTimer
@@ -102,12 +103,28 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
         for msg in done:
             await streams[0].ack(msg.source)
 
+    def behind() -> bool:
+        """Do the partitions this worker reads hold at least a batch it has not read yet?"""
+        unread = 0
+        for tp, next_read in list(customer_events.read.items()):
+            end = catch_up.highwater(tp)
+            if end is not None:
+                unread += max(0, end - next_read)
+        return unread >= s.batch_max
+
+    gather: Gather[Any] = Gather(s.batch_max, s.batch_catchup_s, behind)
+
+    async def process(events: list[Any]) -> None:
+        await ack(await customer_events.process_batch([incoming(e) for e in events]))
+
     @app.agent(app.topic(*CUSTOMER_INPUTS), name="process_customer_events", concurrency=1)
     async def process_customer_events(stream: Any) -> None:
         streams[:] = [stream]
         # noack: a message held for event-time alignment (agents/alignment.py) is acknowledged once processed
         async for events in stream.noack_take(s.batch_max, s.batch_linger_s):
-            await ack(await customer_events.process_batch([incoming(e) for e in events]))
+            batch = gather.add(events)  # larger batches while behind (agents/batching.py)
+            if batch:
+                await process(batch)
 
     @app.agent(app.topic("identity-links"), name="index_identities", concurrency=1)
     async def index_identities(stream: Any) -> None:
@@ -132,6 +149,7 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
             mine = {tp.partition for tp in now_assigned if tp.topic in INPUT_TOPICS}
             customer_events.drop_partitions(mine.__contains__)
             aligner.assign(mine)
+            gather.pending = [e for e in gather.pending if e.message.tp in now_assigned]  # another worker's now
 
     @app.timer(s.timer_interval_s, name="publish_due")
     async def publish_due() -> None:
@@ -158,6 +176,9 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
         """Releases held events whose wait is over, and sends the progress marks (also when nothing arrives)."""
         if streams:
             on_assignment()
+            gathered = gather.due()
+            if gathered:
+                await process(gathered)
             await ack(await customer_events.tick())
 
     return Registered(review_queue=review_queue, send=send, histories=None if kept is None else kept.histories)

@@ -79,7 +79,8 @@ SYSTEMS = {s.key: s for s in (
 )}
 
 
-PASSED_THROUGH = ("JOURNEY_EXPLORER_HISTORY",)  # e.g. `JOURNEY_EXPLORER_HISTORY=0 make bench-quick`: without it
+PASSED_THROUGH = ("JOURNEY_EXPLORER_HISTORY", "JOURNEY_BATCH_MAX", "JOURNEY_BATCH_LINGER_MS",
+                  "JOURNEY_BATCH_CATCHUP_MS")  # the worker's knobs, e.g. `JOURNEY_EXPLORER_HISTORY=0 make bench-quick`
 
 
 def worker_env(base: Mapping[str, str], bootstrap: str, data_dir: Path, web_port: int) -> dict[str, str]:

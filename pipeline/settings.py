@@ -63,6 +63,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "ssl_cafile": ("KAFKA_SSL_CAFILE", "CA file to verify the brokers' certificates; unset: the system's"),
     "batch_max": ("JOURNEY_BATCH_MAX", "most messages an agent takes at once"),
     "batch_linger_s": ("JOURNEY_BATCH_LINGER_MS", "ms an agent waits to fill a batch"),
+    "batch_catchup_s": ("JOURNEY_BATCH_CATCHUP_MS", "ms the customer agent gathers a batch while it has a backlog"),
     "fetch_wait_ms": ("JOURNEY_FETCH_WAIT_MS", "consumer fetch long-poll (ms); unset: 10 on Tansu, else 1500"),
     "producer_buffer": ("JOURNEY_PRODUCER_BUFFER", "Faust's send-soon buffer (table changelogs)"),
     "producer_linger_ms": ("JOURNEY_PRODUCER_LINGER_MS", "producer linger (ms)"),
@@ -122,6 +123,10 @@ class Settings:
     ssl_cafile: Path | None = None  # KAFKA_SSL_CAFILE: CA bundle for SSL/SASL_SSL (default: the system's)
     batch_max: int = 500  # JOURNEY_BATCH_MAX: most messages an agent takes at once
     batch_linger_s: float = 0.005  # JOURNEY_BATCH_LINGER_MS: how long an agent waits to fill a batch
+    # JOURNEY_BATCH_CATCHUP_MS: while the customer agent is behind (its input partitions hold at least a batch it has
+    # not read), it gathers up to JOURNEY_BATCH_MAX events for this long before processing them: fewer, larger
+    # batches while catching up; live traffic is taken as it comes (JOURNEY_BATCH_LINGER_MS)
+    batch_catchup_s: float = 0.05
     # JOURNEY_FETCH_WAIT_MS: the consumers' fetch long-poll. None: 10 ms on Tansu, which answers a waiting fetch only
     # when the wait runs out (shared/TANSU.md), Faust's 1500 ms elsewhere (Kafka answers as soon as data arrives)
     fetch_wait_ms: int | None = None
@@ -234,7 +239,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "partitions": int, "web_port": int, "replication_factor": int, "batch_max": int, "fetch_wait_ms": int,
     "producer_buffer": int, "producer_linger_ms": int, "max_value_bytes": int, "max_id_chars": int,
     "align_max_held": int, "align_lateness_ms": int, "explorer_history": int, "timer_interval_s": float,
-    "session_timeout_s": float, "batch_linger_s": _per_thousand, "align_max_hold_s": _per_thousand,
+    "session_timeout_s": float, "batch_linger_s": _per_thousand, "batch_catchup_s": _per_thousand,
+    "align_max_hold_s": _per_thousand,
     "align_idle_s": _per_thousand,
     "web_enabled": _bool, "tansu": _bool, "register_schemas": _bool, "link_secret": str.encode,
     "pseudonym_secret": str.encode,
@@ -245,7 +251,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 def env_default(name: str) -> str:
     """A field's default as its environment variable would spell it (for `journey --help`)."""
     value = getattr(Settings(), name)
-    if name in ("batch_linger_s", "align_max_hold_s", "align_idle_s"):
+    if name in ("batch_linger_s", "batch_catchup_s", "align_max_hold_s", "align_idle_s"):
         return f"{value * 1000:g}"
     if name in ("link_secret", "pseudonym_secret"):
         return "a public dev-only value"

@@ -119,7 +119,7 @@ class Producer:
                     futures.append(await self._send(r.topic, r.key, r.value, r.headers, r.partition))
                 except Exception as err:  # noqa: BLE001 - a refused send is retried like a failed delivery
                     futures.append(err)
-            results = await asyncio.gather(*(_settle(f) for f in futures))
+            results = await _settled(futures)
             failed = [r for r, err in zip(pending, results, strict=True) if err is not None]
             if self.watched:
                 self._remember(pending, futures, results)
@@ -142,6 +142,15 @@ class Producer:
                     continue
                 tp = (r.topic, int(meta.partition))
                 self.written[tp] = max(self.written.get(tp, 0), int(meta.offset) + 1)
+
+
+async def _settled(futures: Sequence[Awaitable[Any] | BaseException]) -> list[BaseException | None]:
+    """Each send's error, or None, once all are settled (a future is waited for as it is: no task per record)."""
+    waiting = [f for f in futures if isinstance(f, asyncio.Future) and not f.done()]
+    if waiting:
+        await asyncio.wait(waiting)
+    return [(f.exception() if not f.cancelled() else asyncio.CancelledError()) if isinstance(f, asyncio.Future)
+            else await _settle(f) for f in futures]
 
 
 async def _settle(future: Awaitable[Any] | BaseException) -> BaseException | None:

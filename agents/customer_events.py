@@ -232,6 +232,7 @@ class CustomerEvents:
         self.read: dict[TP, int] = {}  # (topic, partition) -> next offset to read
         self._lock = asyncio.Lock()  # the agent's batches and the alignment tick take turns
         self._decoded: dict[str, tuple[bytes, CustomerState]] = {}  # cid -> (bytes written, their state), LRU
+        self._nodes: dict[str, tuple[bytes, IdentityNode]] = {}  # identifier -> (bytes read, the node), FIFO
         s = rt.settings
         self.progress = Progress(self.mark_of, s.align_idle_s)
         self.remote = RemoteGate(s.partitions, self.mark_of, s.align_idle_s, s.align_lateness_ms,
@@ -454,9 +455,21 @@ class CustomerEvents:
     def _node(self, ident: str, batch: _Batch) -> IdentityNode | None:
         if ident not in batch.nodes:
             data = self.identities.get(ident)
-            stored = None if data is None else state_codec.loads(IdentityNode, data)
+            stored = None if data is None else self._decoded_node(ident, data)
             batch.nodes[ident] = self.progress.node(ident, stored)
         return batch.nodes[ident]
+
+    def _decoded_node(self, ident: str, data: bytes) -> IdentityNode:
+        """A node's bytes decoded, or the node decoded from the same bytes before (hot nodes are read by every
+        batch)."""
+        known = self._nodes.get(ident)
+        if known is not None and known[0] == data:
+            return known[1]
+        node = state_codec.loads(IdentityNode, data)
+        if len(self._nodes) >= DECODED_KEPT:
+            self._nodes.pop(next(iter(self._nodes)))
+        self._nodes[ident] = (data, node)
+        return node
 
     def _index_due(self, cid: str, next_due: int | None) -> None:
         known = self.due_index.get(cid)

@@ -10,9 +10,12 @@ So, per partition, decoded events are held in a heap by event time and released 
 read from topic A goes once every other input topic has been read past t on that partition (an event with time >= t
 was read from it: topics are in time order within a partition) or is read up to its high watermark (nothing more to
 wait for). Caught up on every topic, an event is released at once, so live traffic pays no latency. Two bounds keep
-a stalled topic from stalling the rest: an event is released once the topic it waits for has brought nothing for
-`max_hold_s` (JOURNEY_ALIGN_MAX_HOLD_MS; a topic still bringing a long backlog is waited for, however long), and a
-partition holds at most `max_held` events (JOURNEY_ALIGN_MAX_HELD). Held messages are not acknowledged, so their
+a stalled topic from stalling the rest: an event is released once the topic it waits for has been behind its high
+watermark for `max_hold_s` without bringing anything (JOURNEY_ALIGN_MAX_HOLD_MS; a topic still bringing a long
+backlog is waited for, however long), and a partition holds at most `max_held` events (JOURNEY_ALIGN_MAX_HELD). The
+stall is timed from when the topic is first seen behind after it last brought an event or was seen read up: a topic
+read up and quiet for long that gets one new record (another worker's flag for a linked account) is not stalled while
+that record is on its way through the consumer. Held messages are not acknowledged, so their
 offsets are not committed: a crash re-reads them.
 
 Across partitions too: an event that reads the identity index must see every link made by an earlier event, also by
@@ -54,6 +57,7 @@ class Aligner:
         self.max_hold_s, self.max_held, self.topics, self.on_forced = max_hold_s, max_held, topics, on_forced
         self.read_time: dict[TP, int] = {}  # latest event time read from each topic partition
         self.advanced: dict[TP, float] = {}  # when each topic partition last brought an event (monotonic s)
+        self.behind: dict[TP, float] = {}  # since when a topic partition is seen behind, having brought nothing since
         self.held: dict[int, list[Held]] = {}
         self.owned: frozenset[int] | None = None  # the partitions assigned to this worker; None: those seen
         self._seq = itertools.count()
@@ -65,6 +69,7 @@ class Aligner:
         tp = (msg.topic, msg.partition)
         self.read_time[tp] = max(self.read_time.get(tp, event.occurred_at), event.occurred_at)
         self.advanced[tp] = now_s
+        self.behind.pop(tp, None)
         heapq.heappush(self.held.setdefault(msg.partition, []),
                        Held(event.occurred_at, next(self._seq), now_s, msg, event))
 
@@ -88,7 +93,7 @@ class Aligner:
             if not heads:
                 break
             head = min(heads)
-            blocking = await self._blocking(head, tps, read_up, up)
+            blocking = await self._blocking(head, tps, read_up, up, now_s)
             if blocking is None and (gate is None or gate(head.at)):
                 out.append(heapq.heappop(self.held[head.msg.partition]))
                 continue
@@ -100,28 +105,35 @@ class Aligner:
         return out
 
     def _forced(self, heap: list[Held], blocking: TP | None, now_s: float) -> bool:
-        """Cut the wait short: held past `max_hold_s` while the topic it waits for brought nothing for as long (a
-        stalled topic, not merely a busy worker reading a long backlog), or too many events held. A wait for other
+        """Cut the wait short: held past `max_hold_s` while the topic it waits for has been behind for as long
+        without bringing anything (a stalled topic, not merely a busy worker reading a long backlog, nor a quiet topic
+        whose new record is on its way), or too many events held. A wait for other
         workers' progress (`blocking` None: the gate said no) is not timed here: the gate counts a partition whose
         mark stops moving as done after JOURNEY_ALIGN_IDLE_MS."""
         if blocking is None:
             reason = "held_limit" if len(heap) > self.max_held else None
         else:
-            stalled_since = max(heap[0].since, self.advanced.get(blocking, heap[0].since))
+            since = heap[0].since
+            stalled_since = max(since, self.advanced.get(blocking, since), self.behind.get(blocking, since))
             reason = ("hold_timeout" if now_s - stalled_since >= self.max_hold_s
                       else "held_limit" if len(heap) > self.max_held else None)
         if reason is not None and self.on_forced is not None:
             self.on_forced(reason)
         return reason is not None
 
-    async def _blocking(self, head: Held, tps: list[TP], read_up: ReadUp, up: dict[TP, bool]) -> TP | None:
+    async def _blocking(self, head: Held, tps: list[TP], read_up: ReadUp, up: dict[TP, bool],
+                        now_s: float) -> TP | None:
         """The first topic partition the head still waits for (None: it may go, as far as this worker's topics
-        are concerned)."""
+        are concerned). Notes since when each topic partition asked about is behind (`behind`)."""
         for tp in tps:
             if self.read_time.get(tp, -1) >= head.at:
                 continue  # read past the head's time (a topic partition is in event-time order)
             if tp not in up:
                 up[tp] = await read_up(tp)
+                if up[tp]:
+                    self.behind.pop(tp, None)
+                else:
+                    self.behind.setdefault(tp, now_s)  # behind from now on, unless seen behind before
             if not up[tp]:
                 return tp
         return None
@@ -154,6 +166,8 @@ class Aligner:
         dropped = [h for p in gone for h in self.held.pop(p)]
         for tp in [tp for tp in self.read_time if not keep(tp[1])]:
             del self.read_time[tp]
+        for tp in [tp for tp in self.behind if not keep(tp[1])]:
+            del self.behind[tp]
         return dropped
 
     def count(self) -> int:

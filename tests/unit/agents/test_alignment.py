@@ -48,6 +48,7 @@ async def test_a_topic_read_up_to_its_high_watermark_holds_nothing_back() -> Non
 async def test_a_stalled_topic_holds_an_event_only_up_to_the_limits() -> None:
     a = Aligner(max_hold_s=5, max_held=2, topics=("payments", "devices"))
     a.add(Msg("devices", 0, 0), Ev(200), now_s=0)
+    assert await a.release(reader(set()), now_s=0) == []  # the batch that read it: payments is seen behind
     assert await a.release(reader(set()), now_s=4.9) == []
     assert len(await a.release(reader(set()), now_s=5.0)) == 1
     for n in range(3):
@@ -108,6 +109,47 @@ async def test_a_topic_still_bringing_its_backlog_is_waited_for_however_long_tha
     a.add(Msg("devices", 0, 0), Ev(500), now_s=0)
     for n, now in enumerate((3, 6, 9, 12)):  # payments keeps bringing earlier events, below the device's time
         a.add(Msg("payments", 0, n), Ev(100 + n), now_s=now)
-        assert [h.msg.topic for h in await a.release(reader(set()), now_s=now + 1)] == ["payments"]
+        # released by the batch that read it (the stall is timed from when payments is seen behind after that)
+        assert [h.msg.topic for h in await a.release(reader(set()), now_s=now)] == ["payments"]
     assert await a.release(reader(set()), now_s=16.9) == []  # payments last brought an event at 12
     assert [h.msg.topic for h in await a.release(reader(set()), now_s=17)] == ["devices"]  # stalled for 5 s
+
+
+async def test_a_quiet_topic_that_gets_a_new_record_is_not_stalled_while_the_record_comes_in() -> None:
+    """Issue 10: an event held long (waiting for the other worker's marks) while account-flags was read up and quiet;
+    then the other worker flags a linked account on this partition. The consumer knows the flag's offset (the high
+    watermark moved) a few ms before the customer agent gets it. That is no stalled topic, but the hold was cut short at
+    once (the flags topic had 'brought nothing' for as long as it had been quiet), releasing the whole backlog held
+    out of order. The stall is timed from when the topic is seen behind, after it was last seen read up."""
+    a = Aligner(max_hold_s=5, max_held=100, topics=("payments", "account-flags"))
+    everything = {("payments", 0), ("account-flags", 0)}
+    a.add(Msg("account-flags", 0, 0), Ev(50), now_s=0)
+    a.add(Msg("payments", 0, 0), Ev(300), now_s=0)
+
+    def gate(at: int) -> bool:
+        return at < 100  # the other worker's marks have passed 100, not 300 yet
+
+    assert [h.at for h in await a.release(reader(everything), now_s=0, gate=gate)] == [50]
+    for now in (1, 10, 19.99):
+        assert await a.release(reader(everything), now_s=now, gate=gate) == []  # the gate's wait: not timed here
+    flag_known = {("payments", 0)}  # a new flag on account-flags[0]: its offset is known, it is not read yet
+    assert await a.release(reader(flag_known), now_s=20, gate=gate) == [], "not stalled: behind for 0 s"
+    a.add(Msg("account-flags", 0, 1), Ev(200), now_s=20.01)
+    out = await a.release(reader(everything), now_s=20.01, gate=lambda at: True)
+    assert [(h.msg.topic, h.at) for h in out] == [("account-flags", 200), ("payments", 300)]
+
+
+async def test_a_topic_behind_that_brings_nothing_is_stalled_after_the_hold_from_when_it_fell_behind() -> None:
+    forced: list[str] = []
+    a = Aligner(max_hold_s=5, max_held=100, topics=("payments", "account-flags"), on_forced=forced.append)
+    everything = {("payments", 0), ("account-flags", 0)}
+    a.add(Msg("payments", 0, 0), Ev(300), now_s=0)
+    assert await a.release(reader(everything), now_s=10, gate=lambda at: False) == []
+    flag_known = {("payments", 0)}  # a flag the consumer knows of, which never arrives
+    assert await a.release(reader(flag_known), now_s=10, gate=lambda at: False) == []
+    assert await a.release(reader(flag_known), now_s=14.9, gate=lambda at: False) == []
+    assert [h.at for h in await a.release(reader(flag_known), now_s=15, gate=lambda at: False)] == [300]
+    assert forced == ["hold_timeout"]
+    a.add(Msg("payments", 0, 1), Ev(400), now_s=16)  # seen behind again only from the next release on
+    assert await a.release(reader(flag_known), now_s=16, gate=lambda at: False) == []
+    assert await a.release(reader(flag_known), now_s=20.9, gate=lambda at: False) == []

@@ -171,6 +171,18 @@ class Driver:
                     return time.monotonic() - start
         raise SystemFailed(f"no decision for a probe within {timeout:.0f} s")
 
+    async def settle(self, busy_share: float = 0.4, timeout: float = 30.0) -> float:
+        """Wait until the system has worked off what the previous phase left (a worker still applies the tail of a
+        backlog its decisions did not wait for): its CPU use over a second falls below `busy_share` of a core.
+        Returns the seconds waited."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            before = self._cpu()[0]
+            await asyncio.sleep(1.0)
+            if self._cpu()[0] - before < busy_share:
+                break
+        return time.monotonic() - started
+
     async def burst(self, name: str, events: Sequence[Any], timeout: float,
                     progress: Callable[[int], None]) -> Phase:
         """Send every event at once; time until the decision for the last of their attempts arrives."""

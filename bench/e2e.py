@@ -148,6 +148,7 @@ class Run:
             res.phases[SIM] = await d.burst(SIM, self.population, a.burst_timeout, self.tracker(
                 f"{s.key}: sim mix, {len(self.population)} events ({n} attempts)", n))
             for rate in a.rates:
+                await d.settle()  # each rate phase starts on a system that finished the phase before
                 total = int(rate * a.seconds)
                 res.phases[f"{rate}/s"] = await d.rate(rate, a.seconds, max(10.0, 1.5 * a.seconds), self.tracker(
                     f"{s.key}: {rate}/s for {a.seconds:g} s", total))
@@ -245,7 +246,9 @@ NOTES = (
     "decision. The pass-through decodes them all but answers only the attempts.",
     "Latency: from just before the producer's send to the arrival of the decision with the same payment_id at a "
     "consumer with a 5 ms fetch wait; 'late' means that quantile of the decisions had not arrived by the end of the "
-    "drain window. The plot shows p50 (solid) and p99 (dashed) per second of sending.",
+    "drain window. The plot shows p50 (solid) and p99 (dashed) per second of sending. Each rate phase starts once "
+    "the system has worked off the phase before (its CPU use over a second below 40% of a core, at most 30 s): the "
+    "sim mix's last events after its last attempt are otherwise still being processed when the 500/s phase begins.",
     "State: after the system stopped, the latest value per customer of the sim population; worker: "
     f"`{systems.WORKER_APP_ID}-customer-state-changelog`; Quix: its `changelog__bench-quix--...` topic (same "
     "encoding: fingerprinted Avro, pipeline.wire.state_codec); plain loop: the same encoding of its in-memory states.",

@@ -217,6 +217,9 @@ def _show(out: Console, args: argparse.Namespace, results: Sequence[Result]) -> 
     out.print(report.rich_table("End-to-end: decisions through Tansu", heads, rows))
     dheads, drows = report.detail_rows(results)
     out.print(report.rich_table("Every phase", dheads, drows))
+    theads, trows = report.target_rows(results)
+    if trows:
+        out.print(report.rich_table("Against issue 9's targets", theads, trows))
     for line in report.problems(results):
         out.print(line, style="yellow", soft_wrap=True)
 

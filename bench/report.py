@@ -77,6 +77,42 @@ def detail_rows(results: Sequence[Result]) -> tuple[list[str], list[list[str]]]:
     return heads, rows
 
 
+def target_rows(results: Sequence[Result]) -> tuple[list[str], list[list[str]]]:
+    """Issue 9's targets against this run, computed (no figure typed in by hand); a target whose systems did not
+    run is left out."""
+    by = {r.system.key: r for r in results if r.phases}
+    heads = ["target", "this run", "met"]
+    rows: list[list[str]] = []
+
+    def burst(key: str) -> float | None:
+        p = by[key].phases.get(ATTEMPTS) if key in by else None
+        return p.per_second if p is not None and p.complete else None
+
+    def add(target: str, shown: str, met: bool) -> None:
+        rows.append([target, shown, "yes" if met else "no"])
+
+    worker, raw, loop = burst("worker"), burst("passthrough"), burst("loop")
+    if worker is not None:
+        add("burst decisions/s >= 1,200", _num(worker), worker >= 1_200)
+    if worker is not None and raw:
+        add(">= 12% of the raw pass-through in the same run", f"{100 * worker / raw:.1f}% ({_num(raw)}/s)",
+            worker >= 0.12 * raw)
+    p = by["worker"].phases.get("500/s") if "worker" in by else None
+    if p is not None:
+        p50, p99 = p.percentile(0.5), p.percentile(0.99)
+        add("p50 <= 50 ms at 500/s", _ms(p50), p50 is not None and p50 <= 50)
+        add("p99 <= 100 ms at 500/s", _ms(p99), p99 is not None and p99 <= 100)
+    if worker is not None and loop:
+        add("stretch: within 2x of the plain-loop ceiling", f"{loop / worker:.1f}x ({_num(loop)}/s)",
+            loop <= 2 * worker)
+    sizes = by["worker"].state_sizes if "worker" in by else None
+    if sizes:
+        mean, top = statistics.fmean(sizes), max(sizes)
+        add("state mean <= 2 KB, max <= 8 KB (sim population)", f"{_num(mean)} B / {_num(top)} B",
+            mean <= 2_048 and top <= 8_192)
+    return heads, rows
+
+
 def problems(results: Sequence[Result]) -> list[str]:
     """Why a system did not run, or did not finish."""
     return [f"{r.system.label}: " + (f"not run: {r.skipped}" if r.skipped else f"failed: {r.error}")
@@ -128,6 +164,9 @@ def markdown(results: Sequence[Result], rates: Sequence[int], settings: str, bro
         *[f"- {p}" for p in problems(results)],
         "",
     ]
+    theads, trows = target_rows(results)
+    if trows:
+        parts += ["## Against issue 9's targets", "", markdown_table(theads, trows), ""]
     if plot:
         parts += [f"![p50 and p99 latency per second at {rates[0]}/s offered]({plot})", ""]
     parts += ["## Every phase", "", markdown_table(dheads, drows), "", "## How it was measured", ""]

@@ -42,3 +42,24 @@ def test_cpu_time_of_this_process_grows_while_it_works() -> None:
 def test_markdown_table_right_aligns_the_numbers() -> None:
     text = markdown_table(["system", "n"], [["a|b", "1"]])
     assert text.splitlines() == ["| system | n |", "|---|---:|", "| a/b | 1 |"]
+
+
+def test_the_targets_are_computed_from_the_run() -> None:
+    from bench.report import ATTEMPTS, Result, target_rows
+    from bench.systems import SYSTEMS
+
+    def burst(per_second: float) -> Phase:
+        return Phase(ATTEMPTS, sent=5_000, expected=5_000, received=5_000, seconds=5_000 / per_second)
+
+    worker = Result(SYSTEMS["worker"], {ATTEMPTS: burst(1_500), "500/s": Phase(
+        "500/s", sent=100, expected=100, received=100, latencies_ms=[float(i) for i in range(100)])},
+        state_sizes=[1_000, 9_000])
+    rows = {t: (shown, met) for t, shown, met in target_rows([
+        Result(SYSTEMS["passthrough"], {ATTEMPTS: burst(20_000)}), Result(SYSTEMS["loop"], {ATTEMPTS: burst(2_500)}),
+        worker])[1]}
+    assert rows["burst decisions/s >= 1,200"] == ("1,500", "yes")
+    assert rows[">= 12% of the raw pass-through in the same run"] == ("7.5% (20,000/s)", "no")
+    assert rows["p50 <= 50 ms at 500/s"][1] == "yes" and rows["p99 <= 100 ms at 500/s"][1] == "yes"
+    assert rows["stretch: within 2x of the plain-loop ceiling"] == ("1.7x (2,500/s)", "yes")
+    assert rows["state mean <= 2 KB, max <= 8 KB (sim population)"][1] == "no"
+    assert target_rows([Result(SYSTEMS["loop"], {ATTEMPTS: burst(2_500)})])[1] == [], "no worker: nothing to judge"

@@ -9,7 +9,7 @@ from typing import Any
 
 from agents.rules.events import DueAction, IdentityLinked, PaymentAttempted, PaymentFailed, PaymentSucceeded
 from agents.rules.identity import MAX_CUSTOMERS, MAX_MARKS, apply_link, merge
-from agents.rules.journey import Context, CustomerState, handle
+from agents.rules.journey import Context, CustomerState, handle, remembered_id
 from agents.rules.replay import compare, replay, transitions
 from pipeline.policies import load_policy
 from pipeline.sim import SEED_STORIES, generate
@@ -47,6 +47,18 @@ def test_an_event_seen_twice_is_processed_once() -> None:
     again = handle(state, attempt(), {}, POLICY, CTX)
     assert again.duplicate and again.outputs == () and again.state == state
     assert [type(o).__name__ for o in out] == ["PaymentDecision"]
+
+
+def test_long_event_ids_are_remembered_as_short_digests_and_still_caught_once() -> None:
+    uuid = "0b7f3c9e-5d2a-4f61-9c3e-8a1b2c3d4e5f"
+    first = replace(attempt(), event_id=uuid)
+    state, _ = run([first])
+    assert state is not None and state.recent_event_ids == (remembered_id(uuid),)
+    assert len(remembered_id(uuid)) == 12 and remembered_id("a1") == "a1"
+    assert handle(state, first, {}, POLICY, CTX).duplicate
+    assert not handle(state, replace(first, event_id=uuid[:-1] + "0", payment_id="p2"), {}, POLICY, CTX).duplicate
+    written_before = replace(state, recent_event_ids=(uuid,))  # a state of before kept the id itself
+    assert handle(written_before, first, {}, POLICY, CTX).duplicate
 
 
 def test_an_attempt_links_its_identifiers_for_the_index_in_one_record() -> None:

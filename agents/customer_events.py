@@ -233,6 +233,7 @@ class CustomerEvents:
         self._lock = asyncio.Lock()  # the agent's batches and the alignment tick take turns
         self._decoded: dict[str, tuple[bytes, CustomerState]] = {}  # cid -> (bytes written, their state), LRU
         self._nodes: dict[str, tuple[bytes, IdentityNode]] = {}  # identifier -> (bytes read, the node), FIFO
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}  # labelled metric children (`_child`)
         s = rt.settings
         self.progress = Progress(self.mark_of, s.align_idle_s)
         self.remote = RemoteGate(s.partitions, self.mark_of, s.align_idle_s, s.align_lateness_ms,
@@ -497,27 +498,36 @@ class CustomerEvents:
     def _count(self, batch: _Batch, seconds: float) -> None:
         m = self.rt.metrics
         for topic, kind in batch.counted:
-            m.events.labels(topic, kind).inc()
+            self._child(m.events, topic, kind).inc()
         if batch.counted:
             m.batch_seconds.observe(seconds)
             m.batch_events.observe(len(batch.counted))
         for record in batch.records:
             name = type(record).__name__
             if name == "PaymentDecision":
-                m.decisions.labels(record.outcome, record.sca_strategy).inc()
+                self._child(m.decisions, record.outcome, record.sca_strategy).inc()
                 for reason in record.reasons:
-                    m.decision_reasons.labels("payment", reason.code).inc()
+                    self._child(m.decision_reasons, "payment", reason.code).inc()
             elif name == "DunningStep":
-                m.dunning_steps.labels(record.action, record.decline_class, record.variant).inc()
+                self._child(m.dunning_steps, record.action, record.decline_class, record.variant).inc()
                 if record.action == "case_opened":
                     m.cases_opened.labels(record.decline_class, record.variant).inc()
             elif name == "PaymentRecovered":
                 m.recoveries.labels(record.decline_class, record.variant, record.recovered_by).inc()
             elif name == "RefundDecision":
-                m.refund_decisions.labels(record.outcome).inc()
+                self._child(m.refund_decisions, record.outcome).inc()
                 for reason in record.reasons:
-                    m.decision_reasons.labels("refund", reason.code).inc()
+                    self._child(m.decision_reasons, "refund", reason.code).inc()
             elif name == "Notification":
-                m.notifications.labels(record.channel).inc()
+                self._child(m.notifications, record.channel).inc()
             elif name == "AccountFlagged":
                 m.account_flags.labels(record.cause).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """A labelled child of a metric, looked up once (prometheus_client's `labels` validates and locks on every
+        call: a few microseconds per decision reason)."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found

@@ -25,7 +25,7 @@ from fastavro.schema import to_parsing_canonical_form
 
 from agents.rules.identity import IdentityNode
 from agents.rules.journey import CustomerState
-from agents.rules.records import fields_of, positional, shape, to_plain
+from agents.rules.records import FieldInfo, fields_of, positional, shape, to_plain
 from agents.rules.reviews import OpenReviews
 from pipeline.wire.codec import SCHEMAS_DIR
 
@@ -103,7 +103,7 @@ class _Derivation:
             field: dict[str, Any] = {"name": f.name, "type": avro}
             if f.default is not MISSING:
                 field["default"] = _json_default(to_plain(f.default, f.hint))
-                if isinstance(avro, list) and field["default"] is not None:
+                if isinstance(avro, list) and union_value_first(f):
                     field["type"] = avro[::-1]  # a union's default must be of its first branch
             fields.append(field)
         return {"type": "record", "name": cls.__name__, "fields": fields}
@@ -128,15 +128,29 @@ class _Derivation:
         return {"type": "record", "name": name, "fields": fields}
 
     def literal(self, symbols: tuple[Any, ...], name: str) -> Any:
-        if all(isinstance(s, str) and _AVRO_NAME.fullmatch(s) for s in symbols):
-            if not self.define(name, ("enum", symbols)):
-                return name
-            return {"type": "enum", "name": name, "symbols": list(symbols)}
-        if all(isinstance(s, str) for s in symbols):
-            return "string"
-        if all(type(s) is int for s in symbols):
-            return "long"
-        raise TypeError(f"Literal{list(symbols)!r} has no Avro form: use strings or ints")
+        form = literal_form(symbols)
+        if form != "enum":
+            return form
+        if not self.define(name, ("enum", symbols)):
+            return name
+        return {"type": "enum", "name": name, "symbols": list(symbols)}
+
+
+def literal_form(symbols: tuple[Any, ...]) -> str:
+    """How a `Literal[...]` is written: "enum" (every symbol a name), "string" or "long"."""
+    if all(isinstance(s, str) and _AVRO_NAME.fullmatch(s) for s in symbols):
+        return "enum"
+    if all(isinstance(s, str) for s in symbols):
+        return "string"
+    if all(type(s) is int for s in symbols):
+        return "long"
+    raise TypeError(f"Literal{list(symbols)!r} has no Avro form: use strings or ints")
+
+
+def union_value_first(f: FieldInfo) -> bool:
+    """Does an optional field's union put the value's branch first? Yes when it defaults to a value: Avro wants a
+    union's default to be of its first branch."""
+    return f.default is not MISSING and f.default is not None
 
 
 def _json_default(value: Any) -> Any:

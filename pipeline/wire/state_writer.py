@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.rules.records import fields_of, shape
+from pipeline.wire.state_schema import literal_form, union_value_first
 
 Write = Callable[[Any], bytes]
 _SMALL = tuple(bytes([z]) for z in range(128))  # a long whose zig-zag form is one byte
@@ -144,9 +145,8 @@ def _record_writer(cls: type) -> Write:
         kind, args = shape(f.hint)
         if kind == "optional":
             # the schema puts a union's default branch first: null, unless the field defaults to a value
-            value_first = f.default is not dataclasses.MISSING and f.default is not None
             env[f"_w{i}"] = _writer(args[0], f"{cls.__name__}_{f.name}")
-            none, some = (_SECOND, _NULL) if value_first else (_NULL, _SECOND)
+            none, some = (_SECOND, _NULL) if union_value_first(f) else (_NULL, _SECOND)
             env[f"_n{i}"], env[f"_s{i}"] = none, some
             parts.append(f"(_n{i} if (v{i} := obj.{f.name}) is None else _s{i} + _w{i}(v{i}))")
         else:
@@ -192,16 +192,11 @@ def _writer(hint: Any, name: str) -> Write:
 
 
 def _literal(symbols: tuple[Any, ...]) -> Write:
-    from pipeline.wire.state_schema import _AVRO_NAME  # the schema's own rule for which literals are enums
-
-    if all(isinstance(s, str) and _AVRO_NAME.fullmatch(s) for s in symbols):
+    form = literal_form(symbols)  # the schema's own rule
+    if form == "enum":
         index = {s: write_long(i) for i, s in enumerate(symbols)}
         return index.__getitem__  # KeyError for a value not among the symbols
-    if all(isinstance(s, str) for s in symbols):
-        return write_string
-    if all(type(s) is int for s in symbols):
-        return write_long
-    raise TypeError(f"Literal{list(symbols)!r} has no Avro form")
+    return write_string if form == "string" else write_long
 
 
 def _array(item: Write, remembered: bool) -> Write:
@@ -236,11 +231,7 @@ def _array(item: Write, remembered: bool) -> Write:
 
 
 def _positional(items: tuple[Write, ...]) -> Write:
-    n = len(items)
-
     def positional(v: tuple[Any, ...]) -> bytes:
-        if len(v) != n:
-            raise ValueError(f"expected {n} items")
-        return b"".join([w(x) for w, x in zip(items, v, strict=True)])
+        return b"".join([w(x) for w, x in zip(items, v, strict=True)])  # ValueError for another length
 
     return positional

@@ -53,6 +53,7 @@ def segment_key(cid: str, k: int) -> str:
 
 
 def _varint(n: int) -> bytes:
+    """Unsigned LEB128."""
     out = bytearray()
     while True:
         byte, n = n & 0x7F, n >> 7
@@ -61,25 +62,37 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _segment(data: bytes | None) -> tuple[int, list[Entry]] | None:
-    """(sequence number, entries) of a segment value; None for no value or one cut short."""
-    if not data:
-        return None
-    seq = shift = pos = 0
+def _read_varint(data: bytes | memoryview, pos: int) -> tuple[int, int] | None:
+    """(value, position after it) of the unsigned LEB128 at `pos`; None when it runs past the end."""
+    n = shift = 0
     while pos < len(data):
         byte, pos = data[pos], pos + 1
-        seq |= (byte & 0x7F) << shift
+        n |= (byte & 0x7F) << shift
         shift += 7
         if not byte & 0x80:
-            return seq, unpack(data[pos:])
+            return n, pos
     return None
+
+
+def _segment(data: bytes | None) -> tuple[int, list[Entry]] | None:
+    """(sequence number, entries) of a segment value; None for no value or one cut short."""
+    found = _read_varint(data, 0) if data else None
+    if not data or found is None:
+        return None
+    seq, pos = found
+    return seq, unpack(data[pos:])
+
+
+def _segments(histories: Mapping[str, bytes | None], cid: str, ring: int) -> list[tuple[int, list[Entry]]]:
+    """The customer's segments, oldest first."""
+    found = (_segment(histories.get(segment_key(cid, k))) for k in range(ring))
+    return sorted((seg for seg in found if seg), key=lambda s: s[0])
 
 
 def read(histories: Mapping[str, bytes | None], cid: str, limit: int) -> list[Entry]:
     """A customer's newest `limit` records, oldest first."""
-    found = [seg for seg in (_segment(histories.get(segment_key(cid, k))) for k in range(segments(limit))) if seg]
     entries = unpack(histories.get(cid))  # the one-value layout, if any: older than every segment
-    for _seq, seg in sorted(found, key=lambda s: s[0]):
+    for _seq, seg in _segments(histories, cid, segments(limit)):
         entries += seg
     return entries[-limit:] if limit > 0 else []
 
@@ -88,12 +101,7 @@ def pack(entries: Sequence[Entry]) -> bytes:
     out = bytearray()
     for topic, data in entries:
         out.append(_INDEX[topic])
-        n = len(data)
-        while True:
-            byte, n = n & 0x7F, n >> 7
-            out.append(byte | (0x80 if n else 0))
-            if not n:
-                break
+        out += _varint(len(data))
         out += data
     return bytes(out)
 
@@ -101,19 +109,14 @@ def pack(entries: Sequence[Entry]) -> bytes:
 def unpack(data: bytes | None) -> list[Entry]:
     """The entries of a value; a truncated or unknown tail is dropped, never raised (values are read on request)."""
     entries: list[Entry] = []
-    pos, end = 0, len(data or b"")
     view = memoryview(data or b"")
+    pos, end = 0, len(view)
     while pos < end:
-        index, pos = view[pos], pos + 1
-        n = shift = 0
-        while pos < end:
-            byte, pos = view[pos], pos + 1
-            n |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
-        else:
+        index = view[pos]
+        found = _read_varint(view, pos + 1)
+        if found is None:
             break
+        n, pos = found
         if index >= len(HISTORY_TOPICS) or pos + n > end:
             break
         entries.append((HISTORY_TOPICS[index], bytes(view[pos:pos + n])))
@@ -185,8 +188,8 @@ class History:
         known = self._heads.get(cid)
         if known is not None and self.histories.get(segment_key(cid, known[0] % self.ring)) == known[1]:
             return known[0], list(known[2])
-        found = [seg for seg in (_segment(self.histories.get(segment_key(cid, k))) for k in range(self.ring)) if seg]
+        found = _segments(self.histories, cid, self.ring)
         if not found:
             return 0, []
-        seq, entries = max(found, key=lambda s: s[0])
+        seq, entries = found[-1]
         return seq, list(entries)

@@ -73,6 +73,10 @@ class Aligner:
         heapq.heappush(self.held.setdefault(msg.partition, []),
                        Held(event.occurred_at, next(self._seq), now_s, msg, event))
 
+    def advancing(self, tp: TP, now_s: float) -> None:
+        """A record is on its way on this topic partition (one this worker sent): it is not stalled."""
+        self.advanced[tp] = now_s
+
     def put_back(self, held: Iterable[Held]) -> None:
         """Hold again events `release` gave out but the caller did not process (their wait resumes as it was)."""
         for h in held:

@@ -38,7 +38,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from agents.alignment import TP, Aligner
 from agents.history import History
@@ -63,7 +63,35 @@ ALIGNED = (*INPUT_TOPICS, FLAGS)
 accounts receive, which must reach an account before its later events do, as in `journey replay`."""
 
 T = TypeVar("T")
-DECODED_KEPT = 20_000  # customers whose last written state is kept decoded (about 2 KB each in memory)
+DECODED_KEPT = 20_000  # states (about 2 KB each in memory) and identity nodes kept decoded, each
+
+
+class DecodedValues(Generic[T]):
+    """Table values kept decoded, by key, for as long as the table holds the very bytes they came from: another
+    worker's write, a rebalance or a recovery changes the bytes, and they are decoded again. The least recently
+    stored go first."""
+
+    def __init__(self, decode: Callable[[bytes], T], limit: int = DECODED_KEPT) -> None:
+        self.decode, self.limit = decode, limit
+        self._kept: dict[str, tuple[bytes, T]] = {}
+
+    def get(self, key: str, data: bytes) -> T:
+        known = self._kept.get(key)
+        if known is not None and known[0] == data:
+            return known[1]
+        value = self.decode(data)
+        self.put(key, data, value)
+        return value
+
+    def put(self, key: str, data: bytes, value: T) -> None:
+        """`value` is what `data`, just written, decodes to."""
+        self._kept.pop(key, None)
+        self._kept[key] = (data, value)
+        if len(self._kept) > self.limit:
+            self._kept.pop(next(iter(self._kept)))
+
+    def forget(self, key: str) -> None:
+        self._kept.pop(key, None)
 Headers = list[tuple[str, bytes]]
 Send = Callable[[str, bytes, bytes, Headers | None, int | None], Awaitable[Awaitable[Any]]]
 """send(topic, key, value, headers, partition) -> a future that resolves once the broker has the record (aiokafka's
@@ -132,7 +160,6 @@ class Producer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff_s)
             pending = failed
-
 
     def _remember(self, records: Sequence[Outgoing], futures: Sequence[Any], errors: Sequence[Any]) -> None:
         for r, f, err in zip(records, futures, errors, strict=True):
@@ -231,8 +258,8 @@ class CustomerEvents:
         self.processed: dict[TP, int] = {}  # (topic, partition) -> every offset below is done
         self.read: dict[TP, int] = {}  # (topic, partition) -> next offset to read
         self._lock = asyncio.Lock()  # the agent's batches and the alignment tick take turns
-        self._decoded: dict[str, tuple[bytes, CustomerState]] = {}  # cid -> (bytes written, their state), LRU
-        self._nodes: dict[str, tuple[bytes, IdentityNode]] = {}  # identifier -> (bytes read, the node), FIFO
+        self._states: DecodedValues[CustomerState] = DecodedValues(lambda data: state_codec.loads(CustomerState, data))
+        self._nodes: DecodedValues[IdentityNode] = DecodedValues(lambda data: state_codec.loads(IdentityNode, data))
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}  # labelled metric children (`_child`)
         s = rt.settings
         self.progress = Progress(self.mark_of, s.align_idle_s)
@@ -265,7 +292,7 @@ class CustomerEvents:
             if self.aligner is not None:
                 for tp, after in self.producer.written.items():
                     if self.read.get(tp, 0) < after:  # a flag we sent is on its way back: not a stalled topic
-                        self.aligner.advanced[tp] = now
+                        self.aligner.advancing(tp, now)
                 gate = self.remote.gate(self.aligner.partitions_owned(), now, wall_ms)
                 released = await self.aligner.release(self._tp_read_up, now, gate)
                 for i, h in enumerate(released):
@@ -279,7 +306,7 @@ class CustomerEvents:
             await self.producer.deliver(batch.out)
             for cid in batch.erased:  # after delivery, like every write
                 self.bind(batch.source[cid])
-                self._decoded.pop(cid, None)
+                self._states.forget(cid)
                 if self.customers.get(cid) is not None:
                     del self.customers[cid]  # a tombstone: the changelog compacts the customer away
                 self._index_due(cid, None)
@@ -288,7 +315,7 @@ class CustomerEvents:
                 self.bind(batch.source[cid])
                 data = state_codec.dumps(state)
                 self.customers[cid] = data
-                self._remember(cid, data, state)
+                self._states.put(cid, data, state)  # the next batch reads these bytes without decoding them
                 self._index_due(cid, dunning.next_due(state.dunning))
                 self._index_reviews(cid, state)
             if self.history is not None:
@@ -370,7 +397,7 @@ class CustomerEvents:
         try:
             step = journey.handle(batch.states[cid], event, links, self.rt.policy, self.ctx)
             if step.duplicate:
-                self.rt.metrics.duplicates.labels(msg.topic).inc()
+                self._child(self.rt.metrics.duplicates, msg.topic).inc()
             if step.duplicate or step.unchanged:
                 return False
             key = cid.encode()
@@ -434,43 +461,18 @@ class CustomerEvents:
 
     def _send_dead_letter(self, msg: Incoming, dl: DeadLetter, batch: _Batch) -> None:
         batch.out.append(Outgoing(dl.topic, dl.key, dl.value, list(dl.headers.items())))
-        self.rt.metrics.dead_letters.labels(msg.topic, dl.reason).inc()
+        self._child(self.rt.metrics.dead_letters, msg.topic, dl.reason).inc()
 
     def _load(self, cid: str) -> CustomerState | None:
         data = self.customers.get(cid)
-        if data is None:
-            return None
-        known = self._decoded.get(cid)
-        if known is not None and known[0] == data:  # the bytes we wrote last: skip decoding them again
-            return known[1]
-        return state_codec.loads(CustomerState, data)
-
-    def _remember(self, cid: str, data: bytes, state: CustomerState) -> None:
-        """Keep the decoded form of what was just written; `_load` uses it only while the table still holds those
-        exact bytes (another worker's write, a rebalance or a recovery makes them differ, and they are decoded)."""
-        self._decoded.pop(cid, None)
-        self._decoded[cid] = (data, state)
-        if len(self._decoded) > DECODED_KEPT:
-            self._decoded.pop(next(iter(self._decoded)))
+        return None if data is None else self._states.get(cid, data)
 
     def _node(self, ident: str, batch: _Batch) -> IdentityNode | None:
         if ident not in batch.nodes:
             data = self.identities.get(ident)
-            stored = None if data is None else self._decoded_node(ident, data)
+            stored = None if data is None else self._nodes.get(ident, data)  # hot nodes are read by every batch
             batch.nodes[ident] = self.progress.node(ident, stored)
         return batch.nodes[ident]
-
-    def _decoded_node(self, ident: str, data: bytes) -> IdentityNode:
-        """A node's bytes decoded, or the node decoded from the same bytes before (hot nodes are read by every
-        batch)."""
-        known = self._nodes.get(ident)
-        if known is not None and known[0] == data:
-            return known[1]
-        node = state_codec.loads(IdentityNode, data)
-        if len(self._nodes) >= DECODED_KEPT:
-            self._nodes.pop(next(iter(self._nodes)))
-        self._nodes[ident] = (data, node)
-        return node
 
     def _index_due(self, cid: str, next_due: int | None) -> None:
         known = self.due_index.get(cid)
@@ -511,9 +513,9 @@ class CustomerEvents:
             elif name == "DunningStep":
                 self._child(m.dunning_steps, record.action, record.decline_class, record.variant).inc()
                 if record.action == "case_opened":
-                    m.cases_opened.labels(record.decline_class, record.variant).inc()
+                    self._child(m.cases_opened, record.decline_class, record.variant).inc()
             elif name == "PaymentRecovered":
-                m.recoveries.labels(record.decline_class, record.variant, record.recovered_by).inc()
+                self._child(m.recoveries, record.decline_class, record.variant, record.recovered_by).inc()
             elif name == "RefundDecision":
                 self._child(m.refund_decisions, record.outcome).inc()
                 for reason in record.reasons:
@@ -521,7 +523,7 @@ class CustomerEvents:
             elif name == "Notification":
                 self._child(m.notifications, record.channel).inc()
             elif name == "AccountFlagged":
-                m.account_flags.labels(record.cause).inc()
+                self._child(m.account_flags, record.cause).inc()
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """A labelled child of a metric, looked up once (prometheus_client's `labels` validates and locks on every

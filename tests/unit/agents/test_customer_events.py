@@ -374,3 +374,23 @@ async def test_a_flag_for_a_linked_account_is_keyed_by_that_account_and_folded_t
     assert [f.source_event_id for f in linked.reviews.flags] == ["v1"]
     assert not any(t.endswith("-dlq") for t in sent.topics())
     assert rt.metrics.account_flags.labels("confirmed_fraud")._value.get() == 1
+
+
+def test_table_values_are_decoded_again_only_when_their_bytes_change() -> None:
+    from agents.customer_events import DecodedValues
+
+    decoded: list[bytes] = []
+
+    def decode(data: bytes) -> str:
+        decoded.append(data)
+        return data.decode()
+
+    kept: DecodedValues[str] = DecodedValues(decode, limit=2)
+    assert kept.get("a", b"1") == "1" and kept.get("a", b"1") == "1" and decoded == [b"1"]
+    assert kept.get("a", b"2") == "2" and decoded == [b"1", b"2"], "another worker's write: decoded again"
+    kept.put("b", b"3", "three")
+    assert kept.get("b", b"3") == "three" and len(decoded) == 2, "what was just written is not decoded"
+    kept.put("c", b"4", "four")  # over the limit: the least recently stored, "a", goes
+    assert kept.get("a", b"2") == "2" and len(decoded) == 3
+    kept.forget("c")
+    assert kept.get("c", b"4") == "4" and len(decoded) == 4

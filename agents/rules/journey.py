@@ -50,6 +50,7 @@ from agents.rules.pseudonyms import DEV_PSEUDONYMS, Pseudonyms
 
 MAX_REMEMBERED_EVENT_IDS = 256
 REMEMBERED_ID_CHARS = 12
+MAX_LINKED = 64  # identity-index keys remembered per customer (for erasure), the most recently linked
 
 
 def remembered_id(event_id: str) -> str:
@@ -59,7 +60,6 @@ def remembered_id(event_id: str) -> str:
         return event_id
     digest = hashlib.blake2b(event_id.encode(), digest_size=9).digest()
     return base64.urlsafe_b64encode(digest).decode()
-MAX_LINKED = 64  # identity-index keys remembered per customer (for erasure), the most recently linked
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,10 @@ class Gather(Generic[T]):
             return self.flush()
         return []
 
+    def drop(self, gone: Callable[[T], bool]) -> None:
+        """Forget gathered events `gone` says are no longer this worker's (their partition went in a rebalance)."""
+        self.pending = [e for e in self.pending if not gone(e)]
+
     def flush(self) -> list[T]:
         batch, self.pending = self.pending, []
         return batch

@@ -149,7 +149,7 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
             mine = {tp.partition for tp in now_assigned if tp.topic in INPUT_TOPICS}
             customer_events.drop_partitions(mine.__contains__)
             aligner.assign(mine)
-            gather.pending = [e for e in gather.pending if e.message.tp in now_assigned]  # another worker's now
+            gather.drop(lambda e: e.message.tp not in now_assigned)  # another worker's now
 
     @app.timer(s.timer_interval_s, name="publish_due")
     async def publish_due() -> None:
@@ -275,7 +275,7 @@ def _raw_node(key: str, value: bytes) -> bool:
     return not is_progress_key(key) and state_codec.pre_pseudonym(IdentityNode, value)
 
 
-UNREAD_KEPT = 100_000
+UNREAD_KEPT = 100_000  # own identity-index writes remembered until read back (see 4 in `_merging_global_table`)
 
 
 def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[str, bytes | None, bytes], bytes],

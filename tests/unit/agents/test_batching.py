@@ -41,3 +41,10 @@ def test_a_gathered_batch_goes_when_its_time_is_up_or_the_backlog_is_read() -> N
 def test_gathering_off_hands_over_every_take() -> None:
     g: Gather[int] = Gather(100, 0.0, behind=lambda: True, clock=Clock())
     assert g.add([1]) == [1]
+
+
+def test_events_of_partitions_gone_in_a_rebalance_are_dropped() -> None:
+    g: Gather[int] = Gather(100, 0.05, behind=lambda: True, clock=Clock())
+    assert g.add([1, 2, 3, 4]) == []
+    g.drop(lambda e: e % 2 == 0)
+    assert g.flush() == [1, 3]

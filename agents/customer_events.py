@@ -132,8 +132,10 @@ class Outgoing:
 class Producer:
     """Hands records to the Kafka producer without waiting for each, then waits for all of them to be delivered."""
 
-    def __init__(self, send: Send, on_retry: Callable[[int], None] | None = None, max_backoff_s: float = 5.0) -> None:
+    def __init__(self, send: Send, on_retry: Callable[[int], None] | None = None, max_backoff_s: float = 5.0,
+                 push: Callable[[], object] | None = None) -> None:
         self._send, self._on_retry, self._max_backoff_s = send, on_retry, max_backoff_s
+        self._push = push  # sends what the producer holds without its linger (pipeline/kafka/push.py)
         self.watched: frozenset[str] = frozenset()  # topics whose delivered offsets are remembered in `written`
         self.written: dict[tuple[str, int], int] = {}  # (topic, partition) -> the offset after the last delivered
 
@@ -147,6 +149,8 @@ class Producer:
                     futures.append(await self._send(r.topic, r.key, r.value, r.headers, r.partition))
                 except Exception as err:  # noqa: BLE001 - a refused send is retried like a failed delivery
                     futures.append(err)
+            if self._push is not None:
+                self._push()  # the whole batch is handed over: lingering would only delay its delivery
             results = await _settled(futures)
             failed = [r for r, err in zip(pending, results, strict=True) if err is not None]
             if self.watched:

@@ -40,6 +40,7 @@ from agents.identity_index import IdentityIndex
 from agents.progress import is_progress_key
 from agents.rules.identity import IdentityNode, merge
 from pipeline.errors import EncodeError
+from pipeline.kafka.push import faust_push
 from pipeline.topics import INPUT_TOPICS
 from pipeline.wire import state_codec
 
@@ -88,7 +89,7 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
     async def send(topic: str, key: bytes, value: bytes, headers: Headers | None, partition: int | None) -> Any:
         return await app.producer.send(topic, key, value, partition, None, headers)
 
-    producer = Producer(send, on_retry=rt.metrics.send_retries.inc)
+    producer = Producer(send, on_retry=rt.metrics.send_retries.inc, push=lambda: faust_push(app))
     catch_up = CatchUp(highwater=_highwater(app), start=_start(app), processed={})
     aligner = Aligner(s.align_max_hold_s, s.align_max_held, ALIGNED,
                       on_forced=lambda why: rt.metrics.align_forced.labels(why).inc())

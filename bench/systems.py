@@ -80,7 +80,7 @@ SYSTEMS = {s.key: s for s in (
 
 
 PASSED_THROUGH = ("JOURNEY_EXPLORER_HISTORY", "JOURNEY_BATCH_MAX", "JOURNEY_BATCH_LINGER_MS",
-                  "JOURNEY_PRODUCER_LINGER_MS",
+                  "JOURNEY_PRODUCER_LINGER_MS", "JOURNEY_FETCH_WAIT_MS",
                   "JOURNEY_BATCH_CATCHUP_MS")  # the worker's knobs, e.g. `JOURNEY_EXPLORER_HISTORY=0 make bench-quick`
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agents.customer_events import CustomerEvents, Incoming, Producer
+from agents.customer_events import CustomerEvents, Incoming, Outgoing, Producer
 from agents.rules import journey
 from agents.rules.events import DeviceSeen, PaymentAttempted
 from agents.rules.journey import CustomerState
@@ -394,3 +394,17 @@ def test_table_values_are_decoded_again_only_when_their_bytes_change() -> None:
     assert kept.get("a", b"2") == "2" and len(decoded) == 3
     kept.forget("c")
     assert kept.get("c", b"4") == "4" and len(decoded) == 4
+
+
+async def test_the_producer_is_pushed_once_per_round_after_every_record_of_it_was_handed_over() -> None:
+    sent = Sent(failures=1)  # the first record fails: a second round sends it again
+    calls: list[str] = []
+
+    async def send(topic: str, key: bytes, value: bytes, headers: Any, partition: int | None) -> Any:
+        calls.append(value.decode())
+        return await sent(topic, key, value, headers, partition)
+
+    producer = Producer(send, max_backoff_s=0, push=lambda: calls.append("push"))
+    await producer.deliver([Outgoing("decisions", b"c1", f"v{i}".encode()) for i in range(3)])
+    assert calls == ["v0", "v1", "v2", "push", "v0", "push"]
+    assert sorted(v for _, _, v, _ in sent.records) == [b"v0", b"v1", b"v2"]

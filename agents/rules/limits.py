@@ -29,9 +29,19 @@ def oversized_field(event: Any, max_chars: int = MAX_ID_CHARS) -> str | None:
 
     Only top-level string fields are checked: input events carry no nested records. None when every one fits.
     """
-    for f in fields(event):
-        if is_identifier_field(f.name):
-            value = getattr(event, f.name)
-            if isinstance(value, str) and len(value) > max_chars:
-                return f.name
+    for name in _identifier_fields(type(event)):
+        value = getattr(event, name)
+        if isinstance(value, str) and len(value) > max_chars:
+            return name
     return None
+
+
+_IDENTIFIER_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _identifier_fields(cls: type) -> tuple[str, ...]:
+    """The identifier fields of an event class, in field order (worked out once per class)."""
+    found = _IDENTIFIER_FIELDS.get(cls)
+    if found is None:
+        found = _IDENTIFIER_FIELDS[cls] = tuple(f.name for f in fields(cls) if is_identifier_field(f.name))
+    return found

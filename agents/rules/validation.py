@@ -37,21 +37,40 @@ LATEST_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 def problem(event: Any) -> tuple[str, str] | None:
     """The first (field, rule) this input event breaks, or None when every value is plausible."""
     currency = getattr(event, "currency", None)
-    for f in dataclasses.fields(event):
-        value = getattr(event, f.name)
-        if is_identifier_field(f.name) and _required(f) and value == "":
-            return f.name, "empty"
-        if f.name.endswith("_minor") and isinstance(value, int):
+    for name, required_id, minor, is_currency, is_time in _checked_fields(type(event)):
+        value = getattr(event, name)
+        if required_id and value == "":
+            return name, "empty"
+        if minor and isinstance(value, int):
             if value < 0:
-                return f.name, "negative"
+                return name, "negative"
             digits = CURRENCIES.get(currency, 2) if isinstance(currency, str) else 2
             if value > MAX_AMOUNT_MAJOR * 10**digits:
-                return f.name, "too_large"
-        if f.name == "currency" and value is not None and value not in CURRENCIES:
-            return f.name, "unknown_currency"
-        if f.name == "occurred_at" and not EARLIEST_MS <= value < LATEST_MS:
-            return f.name, "implausible_time"
+                return name, "too_large"
+        if is_currency and value is not None and value not in CURRENCIES:
+            return name, "unknown_currency"
+        if is_time and not EARLIEST_MS <= value < LATEST_MS:
+            return name, "implausible_time"
     return None
+
+
+Checked = tuple[str, bool, bool, bool, bool]
+_CHECKED: dict[type, tuple[Checked, ...]] = {}
+
+
+def _checked_fields(cls: type) -> tuple[Checked, ...]:
+    """The fields of an event class some rule above applies to, in field order, with which rules: (name, required
+    identifier, `*_minor` amount, currency, occurred_at). Worked out once per class."""
+    known = _CHECKED.get(cls)
+    if known is None:
+        found: list[Checked] = []
+        for f in dataclasses.fields(cls):
+            checks = (is_identifier_field(f.name) and _required(f), f.name.endswith("_minor"), f.name == "currency",
+                      f.name == "occurred_at")
+            if any(checks):
+                found.append((f.name, *checks))
+        known = _CHECKED[cls] = tuple(found)
+    return known
 
 
 def _required(f: dataclasses.Field[Any]) -> bool:

@@ -26,6 +26,7 @@ from pipeline.policies import load_policy
 from pipeline.sim import generate
 from pipeline.wire import state_codec
 from pipeline.wire.state_codec import MARKER, StateCodec
+from pipeline.wire.state_migrations import Migration
 from pipeline.wire.state_schema import (
     HISTORY_DIR,
     STORED,
@@ -258,6 +259,101 @@ def test_incompatible_changes_are_named_by_field_path() -> None:
     assert problems == ["Thing.tier: ['basic'] are stored values and no longer in the Literal",
                         "Thing.inner: record Inner values cannot be read as record Outer",
                         "Thing.visits: long values cannot be read as string"]
+
+
+# ---------------------------------------------------------------- migrations: data that moved
+
+@dataclass(frozen=True, slots=True)
+class Contacts:
+    addresses: tuple[str, ...] = ()
+    primary: str = ""
+
+
+def member_v1() -> Any:
+    @dataclass(frozen=True, slots=True)
+    class Member:
+        customer_id: str
+        emails: tuple[str, ...] = ()
+
+    return Member
+
+
+def member_v2() -> Any:
+    """v1 with its e-mails moved into a record: the field keeps its name, so v1 values no longer resolve."""
+    @dataclass(frozen=True, slots=True)
+    class Member:
+        customer_id: str
+        emails: Contacts = Contacts()
+
+    return Member
+
+
+def member_v3() -> Any:
+    """v2 and a field added since, with a default."""
+    @dataclass(frozen=True, slots=True)
+    class Member:
+        customer_id: str
+        emails: Contacts = Contacts()
+        visits: int = 0
+
+    return Member
+
+
+def contacts_of_emails(v: dict[str, Any]) -> dict[str, Any]:
+    emails = list(v.get("emails") or ())
+    return {**v, "emails": {"addresses": emails, "primary": emails[0] if emails else ""}}
+
+
+def member_history(tmp_path: Path) -> tuple[bytes, Migration]:
+    """A v1 value, and the migration from v1 to v2, with both schemas in the history at `tmp_path`."""
+    v1, v2 = member_v1(), member_v2()
+    write_history(v1, tmp_path)
+    write_history(v2, tmp_path)
+    old = StateCodec(tmp_path).dumps(v1(customer_id="c1", emails=("a@x", "b@x")))
+    fp1 = fingerprint(schema_for(v1))
+    return old, Migration(before=frozenset({fp1}), pivot=fp1, result=fingerprint(schema_for(v2)),
+                          upgrade=contacts_of_emails)
+
+
+def test_a_value_whose_data_moved_since_is_upgraded_by_its_migration_and_loses_nothing(tmp_path: Path) -> None:
+    old, migration = member_history(tmp_path)
+    v2 = member_v2()
+    codec = StateCodec(tmp_path, {v2: migration})
+    assert codec.loads(v2, old) == v2(customer_id="c1", emails=Contacts(("a@x", "b@x"), "a@x"))
+    assert codec.loads(v2, codec.dumps(v2(customer_id="c2"))) == v2(customer_id="c2")  # the current: as it is
+    as_json = b'{"customer_id": "c3", "emails": ["c@x"]}'  # the JSON of earlier versions: the oldest layout
+    assert codec.loads(v2, as_json) == v2(customer_id="c3", emails=Contacts(("c@x",), "c@x"))
+
+
+def test_without_its_migration_a_value_whose_data_moved_is_refused_not_stripped(tmp_path: Path) -> None:
+    old, _ = member_history(tmp_path)
+    with pytest.raises(StateSchemaError, match=r"Member\.emails: array values cannot be read as record Contacts"):
+        StateCodec(tmp_path, {}).loads(member_v2(), old)
+
+
+def test_a_migrated_value_reads_on_to_a_later_schema_by_resolution(tmp_path: Path) -> None:
+    old, migration = member_history(tmp_path)
+    v3 = member_v3()
+    write_history(v3, tmp_path)
+    codec = StateCodec(tmp_path, {v3: migration})
+    assert codec.loads(v3, old) == v3(customer_id="c1", emails=Contacts(("a@x", "b@x"), "a@x"), visits=0)
+
+
+def test_a_migration_that_fails_or_misses_its_result_is_a_state_schema_error(tmp_path: Path) -> None:
+    old, migration = member_history(tmp_path)
+    v2, v3 = member_v2(), member_v3()
+    write_history(v3, tmp_path)
+
+    def broken(v: dict[str, Any]) -> dict[str, Any]:
+        return {**v, "emails": v["no such field"]}
+
+    with pytest.raises(StateSchemaError, match="does not upgrade .*KeyError"):
+        StateCodec(tmp_path, {v2: dataclasses.replace(migration, upgrade=broken)}).loads(v2, old)
+    with pytest.raises(StateSchemaError, match="upgrade does not fit schema"):
+        StateCodec(tmp_path, {v3: dataclasses.replace(migration, upgrade=lambda v: v)}).loads(v3, old)
+    lost = dataclasses.replace(migration, pivot=bytes(8))
+    with pytest.raises(StateSchemaError, match="0000000000000000"):
+        StateCodec(tmp_path, {v2: lost}).loads(v2, old)
 
 
 @pytest.mark.parametrize("data", [

@@ -19,6 +19,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agents.rules.journey import CustomerState
+from agents.rules.ledger import Ledger, PaymentRef
+from agents.rules.records import decoder, encoder
+
 Plain = dict[str, Any]
 
 
@@ -30,5 +34,25 @@ class Migration:
     upgrade: Callable[[Plain], Plain]
 
 
-MIGRATIONS: Mapping[type, Migration] = {}
+def interned_ledger(state: Plain) -> Plain:
+    """A CustomerState of before the ledger kept each identifier once: its `payments` were a list of PaymentRef,
+    each with its identifiers in full. The same payments, with the same identifiers in the same order."""
+    refs = tuple(map(decoder(PaymentRef), state.get("payments") or ()))
+    return {**state, "payments": encoder(Ledger)(Ledger.of(refs))}
+
+
+def _fingerprints(*hexes: str) -> frozenset[bytes]:
+    return frozenset(bytes.fromhex(h) for h in hexes)
+
+
+MIGRATIONS: Mapping[type, Migration] = {
+    CustomerState: Migration(
+        before=_fingerprints("a1fbf83f007b67a1", "e388c385ec6f10c1", "8093c019fe52cd08", "af95dbd921dd9622",
+                             "be8294ee1f5a25bf", "5f9eea4a5f080cbb", "3158471264bc8a1f", "396fc598b5c0c411",
+                             "e0c35b8ce89c8ff0", "452dd40e7e4b2855"),
+        pivot=bytes.fromhex("452dd40e7e4b2855"),
+        result=bytes.fromhex("2da2223c87b5799a"),
+        upgrade=interned_ledger,
+    ),
+}
 """The registered migrations, by class."""

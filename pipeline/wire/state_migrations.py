@@ -36,7 +36,9 @@ class Migration:
 
 def interned_ledger(state: Plain) -> Plain:
     """A CustomerState of before the ledger kept each identifier once: its `payments` were a list of PaymentRef,
-    each with its identifiers in full. The same payments, with the same identifiers in the same order."""
+    each with its identifiers in full. The same payments, with the same identifiers in the same order. (The
+    initiators, statuses and checkout outcomes that became enums then are the same strings in plain form; an
+    unknown outcome, "", is stored as None.)"""
     refs = tuple(map(decoder(PaymentRef), state.get("payments") or ()))
     return {**state, "payments": encoder(Ledger)(Ledger.of(refs))}
 
@@ -46,7 +48,7 @@ def _fingerprints(*hexes: str) -> frozenset[bytes]:
 
 
 MIGRATIONS: Mapping[type, Migration] = {
-    CustomerState: Migration(
+    CustomerState: Migration(  # every CustomerState schema shipped before the interned ledger, oldest first
         before=_fingerprints("a1fbf83f007b67a1", "e388c385ec6f10c1", "8093c019fe52cd08", "af95dbd921dd9622",
                              "be8294ee1f5a25bf", "5f9eea4a5f080cbb", "3158471264bc8a1f", "396fc598b5c0c411",
                              "e0c35b8ce89c8ff0", "452dd40e7e4b2855"),

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from agents.rules.dunning.state import DunningState
-from agents.rules.ledger import PaymentRef
+from agents.rules.ledger import Ledger
 from agents.rules.profile import CustomerProfile
 from agents.rules.profile.records import Seen
 
@@ -54,11 +54,9 @@ def remap_profile(p: CustomerProfile, f: Remap) -> CustomerProfile:
     )
 
 
-def remap_payments(payments: tuple[PaymentRef, ...], f: Remap) -> tuple[PaymentRef, ...]:
-    return tuple(
-        replace(r, identifiers=remap_identifiers(r.identifiers, f))
-        for r in payments
-    )
+def remap_payments(payments: Ledger, f: Remap) -> Ledger:
+    """The ledger keeps each identifier once, for all the payments that name it: remapped there, once."""
+    return payments.remapped(lambda ident: _key(ident, f))
 
 
 def remap_dunning(d: DunningState, f: Remap) -> DunningState:
@@ -70,7 +68,7 @@ def remap_dunning(d: DunningState, f: Remap) -> DunningState:
     return replace(d, cases=cases, attempts=attempts, card_holds=holds)
 
 
-def identifiers_of(profile: CustomerProfile, payments: tuple[PaymentRef, ...],
+def identifiers_of(profile: CustomerProfile, payments: Ledger,
                    dunning: DunningState) -> tuple[str, ...]:
     """Every identity-index key (`kind:value`) these parts of a state hold, each once, sorted."""
     found: set[str] = set()
@@ -103,10 +101,11 @@ def _card(card: str, f: Remap) -> str | None:
 
 def remap_identifiers(idents: tuple[str, ...], f: Remap) -> tuple[str, ...]:
     """Identity-index keys (`kind:value`) remapped; forgotten ones left out."""
-    out = []
-    for ident in idents:
-        kind, _, value = ident.partition(":")
-        new = f(kind, value)
-        if new:
-            out.append(f"{kind}:{new}")
-    return tuple(out)
+    return tuple(new for ident in idents if (new := _key(ident, f)))
+
+
+def _key(ident: str, f: Remap) -> str | None:
+    """One identity-index key (`kind:value`) remapped, or None when forgotten."""
+    kind, _, value = ident.partition(":")
+    new = f(kind, value)
+    return f"{kind}:{new}" if new else None

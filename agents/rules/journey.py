@@ -69,7 +69,7 @@ class CustomerState:
     dunning: dunning.DunningState
     refunds: refunds.RefundHistory
     prefs: Preferences
-    payments: tuple[ledger.PaymentRef, ...] = ()
+    payments: ledger.Ledger = ledger.Ledger()
     recent_event_ids: tuple[str, ...] = ()  # newest first; the deduplication window (`remembered_id`)
     linked: tuple[str, ...] = ()  # identity-index keys the customer's links named that the ledger does not hold,
     # newest first: erasure finds the customer's nodes from these and the identifiers the rest of the state holds
@@ -172,7 +172,7 @@ def handle(
     known = {k: v for k, v in links.items() if v is not None}
     state, outputs, new_links = _apply(state, ctx.pseudonyms.event(event), known, policy, ctx)
     if new_links:  # the ledger holds an attempt's identifiers already: `linked` keeps only the others (claims, devices)
-        held = {i for p in state.payments for i in p.identifiers}
+        held = set(state.payments.identifiers())
         named = tuple(i for i in dict.fromkeys(i for rec in new_links for i in rec.identifiers) if i not in held)
         if named:
             state = replace(state, linked=(*named, *(i for i in state.linked if i not in named))[:MAX_LINKED])
@@ -269,14 +269,14 @@ def _apply(
     now = event.occurred_at
     outputs: list[Any] = []
     new_links: list[IdentityLinked | None] = []
-    payment = ledger.find(state.payments, event.payment_id) if hasattr(event, "payment_id") else None
+    payment = state.payments.find(event.payment_id) if hasattr(event, "payment_id") else None
 
     if isinstance(event, PaymentAttempted):
         verdict = checkout.decide(state.profile, links, event, policy.checkout, now, policy.version,
                                   standing_of(state, policy, now))
         outputs.append(verdict)
         payment = replace(ledger.ref_of(event), checkout_outcome=verdict.outcome)
-        state = replace(state, payments=ledger.remember(state.payments, payment))
+        state = replace(state, payments=state.payments.remember(payment))
         if checkout.is_grey_zone(verdict):
             opened = reviews.payment_case(verdict, event, payment.identifiers)
             state = replace(state, reviews=reviews.open_case(state.reviews, opened))
@@ -311,8 +311,8 @@ def _apply(
         state = replace(state, prefs=apply_preferences(state.prefs, event))
 
     if isinstance(event, PaymentSucceeded | PaymentFailed):
-        status = "succeeded" if isinstance(event, PaymentSucceeded) else "failed"
-        state = replace(state, payments=ledger.mark(state.payments, event.payment_id, status))
+        status: ledger.Status = "succeeded" if isinstance(event, PaymentSucceeded) else "failed"
+        state = replace(state, payments=state.payments.mark(event.payment_id, status))
 
     decline = classify(event, policy.declines) if isinstance(event, PaymentFailed) else None
     new_dunning, dunning_out = dunning.on_event(

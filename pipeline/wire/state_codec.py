@@ -3,9 +3,11 @@
 A value is Avro's single-object encoding: the marker C3 01, the writer schema's 8-byte CRC-64-AVRO fingerprint, then
 the Avro body (pipeline.wire.state_schema derives the schema from the class's type hints). A value written under
 another fingerprint is read with that schema from the committed history (schemas/state/), resolved against the
-current one, so fields added since are filled from their defaults. Anything that cannot be read that way raises
-StateSchemaError and is never guessed: an unknown fingerprint, a change old values cannot resolve to, garbage.
-Values written by earlier versions as JSON (starting with `{`) still load; only the Avro form is written.
+current one, so fields added since are filled from their defaults. A change that moved data rather than added it
+(which resolution would drop without a word) registers a migration (pipeline.wire.state_migrations): values of
+its older fingerprints are read as the last schema before it and upgraded. Anything that cannot be read that way
+raises StateSchemaError and is never guessed: an unknown fingerprint, a change old values cannot resolve to,
+garbage. Values written by earlier versions as JSON (starting with `{`) still load; only the Avro form is written.
 
 Identity nodes written before identifiers were pseudonymised (PRE_PSEUDONYM) are keyed and filled with raw
 identifiers and cannot be re-keyed (the key is the raw value): loading one raises StateSchemaError, and the index's
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from fastavro.validation import ValidationError, validate
 from agents.rules.identity import IdentityNode
 from agents.rules.records import Convert, decoder, encoder
 from pipeline.errors import EncodeError, StateSchemaError
+from pipeline.wire.state_migrations import MIGRATIONS, Migration, Plain
 from pipeline.wire.state_schema import HISTORY_DIR, fingerprint, history, incompatibilities, schema_for
 from pipeline.wire.state_writer import MEMO, Write, compile_writer
 
@@ -61,12 +65,15 @@ class _Current:
 
 
 class StateCodec:
-    """dumps/loads for every state class, with the schema history read from `history_dir`."""
+    """dumps/loads for every state class, with the schema history read from `history_dir` and the migrations of
+    values whose layout resolution cannot bring to the current one."""
 
-    def __init__(self, history_dir: Path = HISTORY_DIR) -> None:
+    def __init__(self, history_dir: Path = HISTORY_DIR, migrations: Mapping[type, Migration] = MIGRATIONS) -> None:
         self.history_dir = history_dir
+        self.migrations = migrations
         self._current: dict[type, _Current] = {}
-        self._writers: dict[tuple[type, bytes], Any] = {}  # (class, fingerprint) -> parsed schema, or why not
+        # (class, fingerprint, what it must resolve to) -> parsed schema, or why not
+        self._writers: dict[tuple[type, bytes, bytes | None], Any] = {}
 
     def dumps(self, obj: Any) -> bytes:
         cur = self._current.get(type(obj)) or self._compile(type(obj))
@@ -84,7 +91,8 @@ class StateCodec:
         try:
             fastavro.schemaless_writer(buf, cur.schema, plain)
         except Exception:  # whatever fastavro raises, the value does not fit: say where, never what
-            raise EncodeError(f"{type(obj).__name__} does not fit its state schema: {_misfit(cur, plain)}") from None
+            raise EncodeError(f"{type(obj).__name__} does not fit its state schema: "
+                              f"{_misfit(cur.schema, plain)}") from None
         return buf.getvalue()
 
     def loads(self, cls: type, data: bytes) -> Any:
@@ -115,53 +123,102 @@ class StateCodec:
         if len(data) < HEADER_SIZE:
             raise StateSchemaError(f"{cls.__name__}: {len(data)} bytes is shorter than the {HEADER_SIZE}-byte header")
         fp = data[2:HEADER_SIZE]
-        writer, reader = (cur.schema, None) if fp == cur.fingerprint else (self._writer(cls, fp, cur), cur.schema)
-        buf = io.BytesIO(data)
-        buf.seek(HEADER_SIZE)
+        if fp == cur.fingerprint:
+            return _built(cls, cur, _read(cls, data, cur.schema, None))
+        migration = self.migrations.get(cls)
+        if migration is not None and fp in migration.before:
+            return _built(cls, cur, self._migrated(cls, cur, migration, data))
+        writer = self._schema(cls, fp, (cur.fingerprint, cur.schema), f"the current {cls.__name__}")
+        return _built(cls, cur, _read(cls, data, writer, cur.schema))
+
+    def _migrated(self, cls: type, cur: _Current, m: Migration, data: bytes) -> Plain:
+        """The plain value, in the current layout, of a value written under one of `m.before`."""
+        pivot = self._schema(cls, m.pivot, None, "", "the last schema before its migration")
+        writer = self._schema(cls, data[2:HEADER_SIZE], (m.pivot, pivot),
+                              f"schema {m.pivot.hex()}, the last {cls.__name__} before its migration")
+        value = self._upgraded(cls, m, _read(cls, data, writer, pivot))
+        if m.result == cur.fingerprint:
+            return value
+        # read on as a value written under `result`: resolution brings it to the current schema
+        result = self._schema(cls, m.result, (cur.fingerprint, cur.schema), f"the current {cls.__name__}",
+                              "the schema its migration upgrades to")
+        buf = io.BytesIO()
+        buf.write(MARKER + m.result)
         try:
-            value = fastavro.schemaless_reader(buf, writer, reader)
-        except SchemaResolutionError as err:  # incompatibilities() should have said so already
-            raise StateSchemaError(f"{cls.__name__} under schema {fp.hex()} does not resolve: {err}") from None
-        except Exception as err:  # garbage makes fastavro raise EOF, Unicode, Index, Memory... errors
-            raise StateSchemaError(f"{cls.__name__} body under schema {fp.hex()} is corrupt "
-                                   f"({type(err).__name__})") from None
-        if buf.tell() != len(data):
-            raise StateSchemaError(f"{cls.__name__} body has {len(data) - buf.tell()} trailing bytes")
-        return _built(cls, cur, value)
+            fastavro.schemaless_writer(buf, result, value)
+        except Exception:  # noqa: BLE001 - the upgrade does not produce what `result` describes: a bug in it
+            raise StateSchemaError(f"{cls.__name__}: the migration's upgrade does not fit schema {m.result.hex()}: "
+                                   f"{_misfit(result, value)}") from None
+        return _read(cls, buf.getvalue(), result, cur.schema)
 
     def _loads_json(self, cls: type, cur: _Current, data: bytes) -> Any:
         try:
             value = json.loads(data)
         except (ValueError, RecursionError) as err:
             raise StateSchemaError(f"{cls.__name__}: JSON state value is corrupt ({type(err).__name__})") from None
+        migration = self.migrations.get(cls)
+        if migration is not None and isinstance(value, dict):  # the JSON is of the oldest layout
+            value = self._upgraded(cls, migration, value)
         return _built(cls, cur, value)
 
-    def _writer(self, cls: type, fp: bytes, cur: _Current) -> Any:
-        """The parsed schema values of `cls` were written with under `fp`, checked to resolve to the current one."""
-        key = (cls, fp)
+    @staticmethod
+    def _upgraded(cls: type, migration: Migration, value: Plain) -> Plain:
+        try:
+            return migration.upgrade(value)
+        except Exception as err:  # a JSON value of another shape: KeyError, TypeError, AttributeError, ValueError...
+            raise StateSchemaError(f"{cls.__name__} of a layout before its migration does not upgrade "
+                                   f"({type(err).__name__}: {_key(err)})") from None
+
+    def _schema(self, cls: type, fp: bytes, reader: tuple[bytes, Any] | None, reader_is: str,
+                role: str = "") -> Any:
+        """The parsed schema `fp` of `cls` from the history, checked to resolve to `reader` (its fingerprint and
+        parsed schema, which `reader_is` describes) unless that is None. `role`: what `fp` is, when a migration
+        names it rather than a value."""
+        key = (cls, fp, None if reader is None else reader[0])
         if key not in self._writers:
-            self._writers[key] = self._shipped(cls, fp, cur)
+            self._writers[key] = self._shipped(cls, fp, reader, reader_is, role)
         found = self._writers[key]
         if isinstance(found, str):
             raise StateSchemaError(found)
         return found
 
-    def _shipped(self, cls: type, fp: bytes, cur: _Current) -> Any:
-        """The parsed writer schema from the history, or why values under `fp` cannot be read."""
+    def _shipped(self, cls: type, fp: bytes, reader: tuple[bytes, Any] | None, reader_is: str, role: str) -> Any:
+        """The parsed schema from the history, or why values under `fp` cannot be read."""
         try:
             shipped = history(cls, self.history_dir)
         except (OSError, ValueError) as err:
             return f"the {cls.__name__} schema history in {self.history_dir} is unreadable: {err}"
+        if fp not in shipped and role:
+            return (f"{cls.__name__}: schema {fp.hex()}, {role}, is not in {self.history_dir}: the migration names a "
+                    "schema that was never committed")
         if fp not in shipped:
             return (f"{cls.__name__} was written under schema {fp.hex()}, which is not in {self.history_dir}: written "
                     "by a newer version, or by one whose schema was never committed (`make state-schemas` writes "
                     "it); refusing to guess its layout")
         writer = fastavro.parse_schema(shipped[fp])
-        problems = incompatibilities(writer, cur.schema, cls.__name__)
+        problems = [] if reader is None else incompatibilities(writer, reader[1], cls.__name__)
         if problems:
-            return (f"{cls.__name__} values written under schema {fp.hex()} cannot be read as the current "
-                    f"{cls.__name__}: {'; '.join(problems)}")
+            return (f"{cls.__name__} values written under schema {fp.hex()} cannot be read as {reader_is}: "
+                    f"{'; '.join(problems)}")
         return writer
+
+
+def _read(cls: type, data: bytes, writer: Any, reader: Any) -> Any:
+    """The plain value of a whole state value (header and body), read with `writer`, resolved to `reader` unless
+    that is None."""
+    fp = data[2:HEADER_SIZE]
+    buf = io.BytesIO(data)
+    buf.seek(HEADER_SIZE)
+    try:
+        value = fastavro.schemaless_reader(buf, writer, reader)
+    except SchemaResolutionError as err:  # incompatibilities() should have said so already
+        raise StateSchemaError(f"{cls.__name__} under schema {fp.hex()} does not resolve: {err}") from None
+    except Exception as err:  # garbage makes fastavro raise EOF, Unicode, Index, Memory... errors
+        raise StateSchemaError(f"{cls.__name__} body under schema {fp.hex()} is corrupt "
+                               f"({type(err).__name__})") from None
+    if buf.tell() != len(data):
+        raise StateSchemaError(f"{cls.__name__} body has {len(data) - buf.tell()} trailing bytes")
+    return value
 
 
 def _built(cls: type, cur: _Current, value: Any) -> Any:
@@ -182,12 +239,12 @@ def _misfit_of(cur: _Current, obj: Any) -> str:
         plain = cur.to_plain(obj)
     except Exception:  # noqa: BLE001 - not even convertible: still say nothing about the value
         return "a field"
-    return _misfit(cur, plain)
+    return _misfit(cur.schema, plain)
 
 
-def _misfit(cur: _Current, plain: Any) -> str:
+def _misfit(schema: Any, plain: Any) -> str:
     try:
-        validate(plain, cur.schema, raise_errors=True)
+        validate(plain, schema, raise_errors=True)
     except ValidationError as err:
         return ", ".join(sorted({e.field for e in err.errors if getattr(e, "field", None)})) or "a field"
     except Exception:  # validation itself choked: still say nothing about the value

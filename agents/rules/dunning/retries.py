@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from agents.rules.declines import DeclineInfo
 from agents.rules.dunning.policy import DunningPolicy, NetworkLimits
+from agents.rules.events import Initiator
 from agents.rules.timeunits import DAY_MS
 
 LEDGER_SPAN_MS = 30 * DAY_MS  # the longest network window; older attempts never count
@@ -25,7 +26,7 @@ class CardAttempt:
 
     card: str
     network: str
-    initiator: str
+    initiator: Initiator
     at: int
 
 

@@ -26,7 +26,7 @@ from agents.rules.events import (
     ReviewVerdict,
 )
 from agents.rules.identity import STRONG_KINDS, IdentityNode, kind_of
-from agents.rules.ledger import PaymentRef
+from agents.rules.ledger import Ledger
 from agents.rules.reviews.flags import flags_for_linked
 from agents.rules.reviews.policy import ReviewPolicy
 from agents.rules.reviews.standing import NO_STANDING, Standing, standing
@@ -72,7 +72,7 @@ def refund_case(decision: RefundDecision, request: RefundRequested, identifiers:
                       reasons=decision.reasons[:MAX_CASE_REASONS], identifiers=strong(identifiers))
 
 
-def case_identifiers(r: ReviewState, payments: tuple[PaymentRef, ...], v: ReviewVerdict) -> tuple[str, ...]:
+def case_identifiers(r: ReviewState, payments: Ledger, v: ReviewVerdict) -> tuple[str, ...]:
     """The identity-index keys a verdict needs: the strong identifiers of its case, when it flags linked accounts.
     An open case kept them; a payment judged after its case left the queue still has them in the ledger."""
     if v.verdict not in FLAGGING:
@@ -81,7 +81,7 @@ def case_identifiers(r: ReviewState, payments: tuple[PaymentRef, ...], v: Review
     if case is not None:
         return case.identifiers
     if v.case_kind == "payment":
-        ref = next((p for p in payments if p.payment_id == v.case_id), None)
+        ref = payments.find(v.case_id)
         return strong(ref.identifiers) if ref is not None else ()
     return ()
 

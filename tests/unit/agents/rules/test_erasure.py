@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from agents.rules import erasure
 from agents.rules.erasure import ErasureRequested, identifiers_of
 from agents.rules.events import CustomerErased, IdentityErased, RefundRequested
 from agents.rules.identity import IdentityNode, apply, apply_link, link, merge
@@ -136,7 +137,6 @@ def test_a_state_written_before_pseudonymisation_is_re_keyed_on_load() -> None:
     state = max(states.values(), key=lambda s: len(state_identifiers(s)))
     # what an old worker stored: the same state with raw values (undo the pseudonyms through a lookup table)
     raw_of = {CTX.pseudonyms.of(k, v): v for v in raw_values(events) for k in ("device", "ip", "addr", "card")}
-    from agents.rules import erasure
 
     def unkey(kind: str, value: str) -> str | None:
         return raw_of[value]
@@ -156,6 +156,31 @@ def test_a_state_under_another_key_forgets_its_identifiers_but_keeps_its_history
     rotated = rekey(state, Pseudonyms(b"the-next-key"))
     assert state_identifiers(rotated) == () and rotated.pseudonym_key == Pseudonyms(b"the-next-key").key_id
     assert rotated.profile.payments == state.profile.payments and rotated.recent_event_ids == state.recent_event_ids
+    assert rotated.payments.identities == () and all(r.identifiers == () for r in rotated.payments.refs())
+    assert [r.payment_id for r in rotated.payments.refs()] == [r.payment_id for r in state.payments.refs()]
+
+
+def test_an_erasure_names_every_identifier_of_every_payment_the_ledger_keeps() -> None:
+    _, states, _ = population()
+    for state in states.values():
+        named = {i for r in state.payments.refs() for i in r.identifiers}
+        assert set(identifiers_of(state.profile, state.payments, state.dunning)) >= named
+        assert set(erasure.identifiers_of(state.profile.empty(state.customer_id), state.payments,
+                                          state.dunning.empty())) == named
+        request = ErasureRequested(event_id="erasure:customers:0:2", customer_id=state.customer_id,
+                                   occurred_at=T0 + 40 * DAY)
+        links = handle(state, request, {}, POLICY, CTX).links
+        assert named <= {i for rec in links for i in rec.identifiers}
+
+
+def test_a_forgotten_identifier_leaves_every_payment_that_named_it_and_nothing_else() -> None:
+    _, states, _ = population()
+    state = max(states.values(), key=lambda s: len(s.payments.entries))
+    card = next(r.card_fingerprint for r in state.payments.refs() if r.card_fingerprint)
+    forgotten = erasure.remap_payments(state.payments, lambda kind, v: None if (kind, v) == ("card", card) else v)
+    assert f"card:{card}" not in forgotten.identities
+    for before, after in zip(state.payments.refs(), forgotten.refs(), strict=True):
+        assert after == replace(before, identifiers=tuple(i for i in before.identifiers if i != f"card:{card}"))
 
 
 def test_a_claim_remembers_its_e_mail_node_so_an_erasure_reaches_it() -> None:

@@ -20,12 +20,15 @@ import pytest
 
 from agents.rules.identity import IdentityNode, Mark
 from agents.rules.journey import Context, CustomerState
+from agents.rules.ledger import Ledger
+from agents.rules.records import decoder
 from agents.rules.replay import replay
 from pipeline.errors import EncodeError, StateSchemaError
 from pipeline.policies import load_policy
 from pipeline.sim import generate
 from pipeline.wire import state_codec
 from pipeline.wire.state_codec import MARKER, StateCodec
+from pipeline.wire.state_migrations import MIGRATIONS, Migration
 from pipeline.wire.state_schema import (
     HISTORY_DIR,
     STORED,
@@ -66,13 +69,21 @@ def final_tables() -> tuple[tuple[CustomerState, ...], tuple[IdentityNode, ...]]
     return tuple(states.values()), tuple(index.values())
 
 
+def same_state(a: CustomerState, b: CustomerState) -> bool:
+    """Equal but perhaps for where the ledgers keep their identifiers: the same payments, identifiers and all."""
+    return a.payments.refs() == b.payments.refs() and dataclasses.replace(a, payments=b.payments) == b
+
+
 def richest(values: tuple[Any, ...]) -> Any:
     return max(values, key=lambda v: len(json_as_earlier_versions_wrote(v)))
 
 
 def json_as_earlier_versions_wrote(obj: Any) -> bytes:
-    """The encoder this codec replaced: dataclasses to dicts, tuples (fixed ones too) to lists, as compact JSON."""
+    """The encoder this codec replaced: dataclasses to dicts, tuples (fixed ones too) to lists, as compact JSON.
+    The payment ledger was a tuple of PaymentRef then, each with its identifiers in full."""
     def plain(o: Any) -> Any:
+        if isinstance(o, Ledger):
+            return plain(o.refs())
         if dataclasses.is_dataclass(o) and not isinstance(o, type):
             return {f.name: plain(getattr(o, f.name)) for f in dataclasses.fields(o)}
         if isinstance(o, tuple | list):
@@ -89,7 +100,7 @@ def json_as_earlier_versions_wrote(obj: Any) -> bytes:
 def test_a_rich_customer_state_round_trips() -> None:
     states, _ = final_tables()
     state = richest(states)
-    assert state.dunning.closed and state.refunds.claims and state.profile.devices and state.payments
+    assert state.dunning.closed and state.refunds.claims and state.profile.devices and state.payments.entries
     assert len(state.recent_event_ids) > 20
     assert state_codec.loads(CustomerState, state_codec.dumps(state)) == state
     assert all(state_codec.loads(CustomerState, state_codec.dumps(s)) == s for s in states)
@@ -130,7 +141,7 @@ def test_the_avro_form_is_a_third_of_the_json_or_less() -> None:
 
 def test_customer_states_written_as_json_by_earlier_versions_still_decode() -> None:
     states, _ = final_tables()
-    assert all(state_codec.loads(CustomerState, json_as_earlier_versions_wrote(v)) == v for v in states)
+    assert all(same_state(state_codec.loads(CustomerState, json_as_earlier_versions_wrote(v)), v) for v in states)
 
 
 def test_identity_nodes_written_before_pseudonymisation_are_refused_naming_what_to_do() -> None:
@@ -166,11 +177,26 @@ def test_the_stored_state_types_current_schemas_are_in_the_committed_history() -
                          "`make state-schemas` (.venv/bin/python tools/state_schemas.py) and commit the new file")
 
 
-def test_every_shipped_state_schema_still_resolves_to_the_current_dataclasses() -> None:
+def test_every_shipped_state_schema_still_resolves_to_the_current_dataclasses_or_to_its_migration() -> None:
     for cls in STORED:
-        current = fastavro.parse_schema(schema_for(cls))
-        for fp, shipped in history(cls).items():
-            assert incompatibilities(fastavro.parse_schema(shipped), current, cls.__name__) == [], fp.hex()
+        shipped = history(cls)
+        current = fingerprint(schema_for(cls))
+        migration = MIGRATIONS.get(cls)
+        for fp, schema in shipped.items():
+            target = migration.pivot if migration is not None and fp in migration.before else current
+            problems = incompatibilities(fastavro.parse_schema(schema), fastavro.parse_schema(shipped[target]),
+                                         cls.__name__)
+            assert problems == [], fp.hex()
+
+
+def test_each_migration_names_committed_schemas_and_its_result_resolves_to_the_current_one() -> None:
+    for cls, m in MIGRATIONS.items():
+        shipped = history(cls)
+        current = fingerprint(schema_for(cls))
+        assert m.pivot in m.before and m.result not in m.before and current not in m.before, cls.__name__
+        assert m.before <= shipped.keys() and m.result in shipped, cls.__name__
+        assert incompatibilities(fastavro.parse_schema(shipped[m.result]), fastavro.parse_schema(schema_for(cls)),
+                                 cls.__name__) == []
 
 
 Tier = Literal["basic", "gold"]
@@ -260,6 +286,101 @@ def test_incompatible_changes_are_named_by_field_path() -> None:
                         "Thing.visits: long values cannot be read as string"]
 
 
+# ---------------------------------------------------------------- migrations: data that moved
+
+@dataclass(frozen=True, slots=True)
+class Contacts:
+    addresses: tuple[str, ...] = ()
+    primary: str = ""
+
+
+def member_v1() -> Any:
+    @dataclass(frozen=True, slots=True)
+    class Member:
+        customer_id: str
+        emails: tuple[str, ...] = ()
+
+    return Member
+
+
+def member_v2() -> Any:
+    """v1 with its e-mails moved into a record: the field keeps its name, so v1 values no longer resolve."""
+    @dataclass(frozen=True, slots=True)
+    class Member:
+        customer_id: str
+        emails: Contacts = Contacts()
+
+    return Member
+
+
+def member_v3() -> Any:
+    """v2 and a field added since, with a default."""
+    @dataclass(frozen=True, slots=True)
+    class Member:
+        customer_id: str
+        emails: Contacts = Contacts()
+        visits: int = 0
+
+    return Member
+
+
+def contacts_of_emails(v: dict[str, Any]) -> dict[str, Any]:
+    emails = list(v.get("emails") or ())
+    return {**v, "emails": {"addresses": emails, "primary": emails[0] if emails else ""}}
+
+
+def member_history(tmp_path: Path) -> tuple[bytes, Migration]:
+    """A v1 value, and the migration from v1 to v2, with both schemas in the history at `tmp_path`."""
+    v1, v2 = member_v1(), member_v2()
+    write_history(v1, tmp_path)
+    write_history(v2, tmp_path)
+    old = StateCodec(tmp_path).dumps(v1(customer_id="c1", emails=("a@x", "b@x")))
+    fp1 = fingerprint(schema_for(v1))
+    return old, Migration(before=frozenset({fp1}), pivot=fp1, result=fingerprint(schema_for(v2)),
+                          upgrade=contacts_of_emails)
+
+
+def test_a_value_whose_data_moved_since_is_upgraded_by_its_migration_and_loses_nothing(tmp_path: Path) -> None:
+    old, migration = member_history(tmp_path)
+    v2 = member_v2()
+    codec = StateCodec(tmp_path, {v2: migration})
+    assert codec.loads(v2, old) == v2(customer_id="c1", emails=Contacts(("a@x", "b@x"), "a@x"))
+    assert codec.loads(v2, codec.dumps(v2(customer_id="c2"))) == v2(customer_id="c2")  # the current: as it is
+    as_json = b'{"customer_id": "c3", "emails": ["c@x"]}'  # the JSON of earlier versions: the oldest layout
+    assert codec.loads(v2, as_json) == v2(customer_id="c3", emails=Contacts(("c@x",), "c@x"))
+
+
+def test_without_its_migration_a_value_whose_data_moved_is_refused_not_stripped(tmp_path: Path) -> None:
+    old, _ = member_history(tmp_path)
+    with pytest.raises(StateSchemaError, match=r"Member\.emails: array values cannot be read as record Contacts"):
+        StateCodec(tmp_path, {}).loads(member_v2(), old)
+
+
+def test_a_migrated_value_reads_on_to_a_later_schema_by_resolution(tmp_path: Path) -> None:
+    old, migration = member_history(tmp_path)
+    v3 = member_v3()
+    write_history(v3, tmp_path)
+    codec = StateCodec(tmp_path, {v3: migration})
+    assert codec.loads(v3, old) == v3(customer_id="c1", emails=Contacts(("a@x", "b@x"), "a@x"), visits=0)
+
+
+def test_a_migration_that_fails_or_misses_its_result_is_a_state_schema_error(tmp_path: Path) -> None:
+    old, migration = member_history(tmp_path)
+    v2, v3 = member_v2(), member_v3()
+    write_history(v3, tmp_path)
+
+    def broken(v: dict[str, Any]) -> dict[str, Any]:
+        return {**v, "emails": v["no such field"]}
+
+    with pytest.raises(StateSchemaError, match="does not upgrade .*KeyError"):
+        StateCodec(tmp_path, {v2: dataclasses.replace(migration, upgrade=broken)}).loads(v2, old)
+    with pytest.raises(StateSchemaError, match="upgrade does not fit schema"):
+        StateCodec(tmp_path, {v3: dataclasses.replace(migration, upgrade=lambda v: v)}).loads(v3, old)
+    lost = dataclasses.replace(migration, pivot=bytes(8))
+    with pytest.raises(StateSchemaError, match="0000000000000000"):
+        StateCodec(tmp_path, {v2: lost}).loads(v2, old)
+
+
 @pytest.mark.parametrize("data", [
     b"", b"\x00", b"\xc3", b"\xc3\x01\x00\x01", b"garbage that is no state", b"\xff" * 40, b"[1, 2]",
     b"{not json", b'{"identifier": 5, "customers": "x"}', b'{"customers": []}', b"{" * 100_000,
@@ -327,4 +448,4 @@ def test_another_avro_implementation_reads_a_value_with_the_committed_schema() -
     shipped = HISTORY_DIR / f"CustomerState.{data[2:10].hex()}.avsc"
     reader = avro.io.DatumReader(avro.schema.parse(shipped.read_text()))
     plain = reader.read(avro.io.BinaryDecoder(io.BytesIO(data[10:])))
-    assert state_codec.loads(CustomerState, json.dumps(plain).encode()) == state
+    assert decoder(CustomerState)(plain) == state

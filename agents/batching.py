@@ -4,9 +4,11 @@ Faust's `take` hands over what its stream buffer gathered within JOURNEY_BATCH_L
 traffic, where waiting longer only adds latency. During a backlog (after downtime, a deploy, a burst) the buffer
 fills only as fast as Faust's per-message machinery runs while the agent waits, so takes stay small (about 50
 events) and every batch pays its fixed costs (a delivery round trip, the state and index writes, progress marks) for
-few events. While the worker is behind, `Gather` keeps adding takes to one batch, up to JOURNEY_BATCH_MAX events or
-for JOURNEY_BATCH_CATCHUP_MS, whichever comes first. The at-least-once order of agents/customer_events.py does not
-change: gathered messages are neither processed nor acknowledged until their batch is.
+few events. While the worker is behind, `Gather` keeps adding takes to one batch until it holds
+JOURNEY_BATCH_CATCHUP_MAX events (2000) or JOURNEY_BATCH_CATCHUP_MS (300 ms) have passed, whichever comes first: a
+customer's state is written once per batch however many of their events it holds, so a backlog of a few busy
+customers costs a fraction of what it costs event by event. The at-least-once order of agents/customer_events.py
+does not change: gathered messages are neither processed nor acknowledged until their batch is.
 """
 
 from __future__ import annotations

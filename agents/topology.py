@@ -113,7 +113,7 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
                 unread += max(0, end - next_read)
         return unread >= s.batch_max
 
-    gather: Gather[Any] = Gather(s.batch_max, s.batch_catchup_s, behind)
+    gather: Gather[Any] = Gather(s.batch_catchup_max, s.batch_catchup_s, behind)
 
     async def process(events: list[Any]) -> None:
         await ack(await customer_events.process_batch([incoming(e) for e in events]))

@@ -64,6 +64,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "batch_max": ("JOURNEY_BATCH_MAX", "most messages an agent takes at once"),
     "batch_linger_s": ("JOURNEY_BATCH_LINGER_MS", "ms an agent waits to fill a batch"),
     "batch_catchup_s": ("JOURNEY_BATCH_CATCHUP_MS", "ms the customer agent gathers a batch while it has a backlog"),
+    "batch_catchup_max": ("JOURNEY_BATCH_CATCHUP_MAX", "most events the customer agent gathers into one batch while "
+                          "it has a backlog"),
     "fetch_wait_ms": ("JOURNEY_FETCH_WAIT_MS", "consumer fetch long-poll (ms); unset: 10 on Tansu, else 1500"),
     "producer_buffer": ("JOURNEY_PRODUCER_BUFFER", "Faust's send-soon buffer (table changelogs)"),
     "producer_linger_ms": ("JOURNEY_PRODUCER_LINGER_MS", "producer linger (ms)"),
@@ -123,10 +125,13 @@ class Settings:
     ssl_cafile: Path | None = None  # KAFKA_SSL_CAFILE: CA bundle for SSL/SASL_SSL (default: the system's)
     batch_max: int = 500  # JOURNEY_BATCH_MAX: most messages an agent takes at once
     batch_linger_s: float = 0.005  # JOURNEY_BATCH_LINGER_MS: how long an agent waits to fill a batch
-    # JOURNEY_BATCH_CATCHUP_MS: while the customer agent is behind (its input partitions hold at least a batch it has
-    # not read), it gathers up to JOURNEY_BATCH_MAX events for this long before processing them: fewer, larger
-    # batches while catching up; live traffic is taken as it comes (JOURNEY_BATCH_LINGER_MS)
-    batch_catchup_s: float = 0.05
+    # JOURNEY_BATCH_CATCHUP_MS / JOURNEY_BATCH_CATCHUP_MAX: while the customer agent is behind (its input partitions
+    # hold at least JOURNEY_BATCH_MAX events it has not read), it gathers takes for up to this long, until it holds
+    # this many events, before processing them: fewer, larger batches while catching up (a customer's state is written
+    # once per batch however many of their events it holds); live traffic is taken as it comes
+    # (JOURNEY_BATCH_LINGER_MS)
+    batch_catchup_s: float = 0.3
+    batch_catchup_max: int = 2000
     # JOURNEY_FETCH_WAIT_MS: the consumers' fetch long-poll. None: 10 ms on Tansu, which answers a waiting fetch only
     # when the wait runs out (shared/TANSU.md), Faust's 1500 ms elsewhere (Kafka answers as soon as data arrives)
     fetch_wait_ms: int | None = None
@@ -236,7 +241,8 @@ def _per_thousand(value: str) -> float:
 
 PARSERS: dict[str, Callable[[str], Any]] = {
     "data_dir": Path, "policy_path": Path, "declines_path": Path, "schemas_dir": Path, "ssl_cafile": Path,
-    "partitions": int, "web_port": int, "replication_factor": int, "batch_max": int, "fetch_wait_ms": int,
+    "partitions": int, "web_port": int, "replication_factor": int, "batch_max": int, "batch_catchup_max": int,
+    "fetch_wait_ms": int,
     "producer_buffer": int, "producer_linger_ms": int, "max_value_bytes": int, "max_id_chars": int,
     "align_max_held": int, "align_lateness_ms": int, "explorer_history": int, "timer_interval_s": float,
     "session_timeout_s": float, "batch_linger_s": _per_thousand, "batch_catchup_s": _per_thousand,

@@ -19,6 +19,7 @@ body (the tables' serializer is `raw`), so a write is encoded once for RocksDB a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from agents.runtime import Runtime
 
 CUSTOMER_INPUTS = (*INPUT_TOPICS, "dunning-due", "account-flags")
+RELEASE_INTERVAL_S = 0.05  # how often `release_held` looks for held events, gathered batches and marks to send
 log = logging.getLogger(__name__)
 
 
@@ -172,15 +174,20 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
     async def consumer_gauges() -> None:
         await gauges.update()
 
-    @app.timer(0.05, name="release_held")
+    @app.task
     async def release_held() -> None:
-        """Releases held events whose wait is over, and sends the progress marks (also when nothing arrives)."""
-        if streams:
-            on_assignment()
-            gathered = gather.due()
-            if gathered:
-                await process(gathered)
-            await ack(await customer_events.tick())
+        """Every RELEASE_INTERVAL_S: processes a gathered batch whose time is up, releases held events whose wait is
+        over, and sends the progress marks (also when nothing arrives). A loop, not a Faust timer: while catching up,
+        one round processes a gathered batch of up to JOURNEY_BATCH_CATCHUP_MAX events, longer than the interval,
+        and a timer would warn that it overlaps on every such round."""
+        while True:
+            await asyncio.sleep(RELEASE_INTERVAL_S)
+            if streams:
+                on_assignment()
+                gathered = gather.due()
+                if gathered:
+                    await process(gathered)
+                await ack(await customer_events.tick())
 
     return Registered(review_queue=review_queue, send=send, histories=None if kept is None else kept.histories)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping
 from functools import partial
 
-from agents.customer_events import Bind, Incoming, Outgoing, Producer, no_bind, wait_for_registry
+from agents.customer_events import Bind, DecodedValues, Incoming, Outgoing, Producer, no_bind, wait_for_registry
 from agents.progress import progress_key
 from agents.rules.events import IdentityErased, IdentityLinked, InputsProcessed
 from agents.rules.identity import IdentityNode, apply
@@ -31,6 +31,8 @@ class IdentityIndex:
     def __init__(self, rt: Runtime, identities: MutableMapping[str, bytes | None], producer: Producer,
                  bind: Bind = no_bind) -> None:
         self.rt, self.identities, self.producer, self.bind = rt, identities, producer, bind
+        # nodes kept decoded while the table holds their bytes: a hot node is read by every batch
+        self._nodes: DecodedValues[IdentityNode] = DecodedValues(lambda data: state_codec.loads(IdentityNode, data))
 
     async def process_batch(self, messages: Iterable[Incoming]) -> None:
         nodes: dict[str, IdentityNode | None] = {}
@@ -56,7 +58,7 @@ class IdentityIndex:
             for ident in rec.identifiers:
                 if ident not in nodes:
                     data = self.identities.get(ident)
-                    nodes[ident] = None if data is None else state_codec.loads(IdentityNode, data)
+                    nodes[ident] = None if data is None else self._nodes.get(ident, data)
                 updated = apply(nodes[ident], ident, rec)
                 # an erasure is written to every partition it arrives on (it is sent to each): every changelog
                 # partition's copy of the node is rewritten without the customer
@@ -66,6 +68,7 @@ class IdentityIndex:
         await self.producer.deliver(parked)
         for ident, node in changed.items():
             data = state_codec.dumps(node)
+            self._nodes.put(ident, data, node)
             for msg in source[ident].values():
                 self.bind(msg)
                 self.identities[ident] = data

@@ -62,6 +62,7 @@ class Pseudonyms:
     key_id: str = field(init=False)
     _fields: dict[type, tuple[tuple[str, str], ...]] = field(init=False, repr=False, compare=False)
     _known: dict[tuple[str, str], str] = field(init=False, repr=False, compare=False)
+    _last: list[Any] = field(init=False, repr=False, compare=False)  # [an event, its pseudonymised copy]
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -69,6 +70,7 @@ class Pseudonyms:
         object.__setattr__(self, "key_id", hmac.digest(self.key, _KEY_ID_LABEL, "sha256")[:6].hex())
         object.__setattr__(self, "_fields", {})
         object.__setattr__(self, "_known", {})
+        object.__setattr__(self, "_last", [None, None])
 
     def of(self, kind: str, value: str) -> str:
         """The pseudonym of one raw identifier of this kind."""
@@ -87,7 +89,19 @@ class Pseudonyms:
         return f"{kind}:{self.of(kind, value)}"
 
     def event(self, event: Any) -> Any:
-        """The event with each identifier field replaced by its pseudonym (empty and missing values stay so)."""
+        """The event with each identifier field replaced by its pseudonym (empty and missing values stay so).
+
+        The last event's copy is remembered: the step, the identity look-ups before it and the explorer's history
+        each ask for the same event in turn. Events are frozen, and the entry holds the event, so an `is` match is
+        that very event, unchanged."""
+        last = self._last
+        if last[0] is event:
+            return last[1]
+        out = self._pseudonymised(event)
+        last[0], last[1] = event, out
+        return out
+
+    def _pseudonymised(self, event: Any) -> Any:
         cls = type(event)
         found = self._fields.get(cls)
         if found is None:

@@ -93,3 +93,19 @@ def test_remembered_pseudonyms_are_the_ones_computed_and_the_memory_is_bounded(m
     assert first == again == [fresh.of("device", v) for v in values]
     assert len(p._known) <= 10
     assert p.of("email", "A@Example.com") == p.of("email", "a@example.com") == fresh.of("email", " a@example.com ")
+
+
+def test_an_event_asked_for_again_gets_its_copy_and_each_other_event_its_own() -> None:
+    p = Pseudonyms(b"key-c")
+
+    def seen(n: int) -> DeviceSeen:
+        return DeviceSeen(event_id=f"e{n}", customer_id="c1", occurred_at=n, device_id=f"dev-{n}", ip="203.0.113.9",
+                          ip_country="NL", user_agent="ua")
+
+    one, two = seen(1), seen(2)
+    first = p.event(one)
+    assert p.event(one) is first  # the step, the look-ups and the history ask for the same event in turn
+    assert p.event(two).device_id == p.of("device", "dev-2")
+    again = p.event(one)
+    assert again == first and again.device_id == p.of("device", "dev-1")  # the other event in between
+    assert p.event(seen(1)) == first  # an equal event built anew

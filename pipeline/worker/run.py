@@ -23,7 +23,8 @@ from pipeline.worker.local_state import check_local_state
 
 
 def prepare(conn: Connection, settings: Settings) -> None:
-    """Create every topic with the project's partition count; on Tansu, correct its end offsets."""
+    """Create every topic with the project's partition count; on Tansu, correct its end offsets; keep the records
+    a rebalance would make Faust drop (pipeline/kafka/rebalance_fix.py)."""
     asyncio.run(ensure_topics(conn.bootstrap, topic_specs(settings.partitions), settings.replication_factor,
                               conn.security))
     if conn.tansu:
@@ -31,8 +32,10 @@ def prepare(conn: Connection, settings: Settings) -> None:
 
         install_end_offsets_fix(conn.bootstrap)
     from pipeline.kafka.fetch_wait import install_fetch_wait
+    from pipeline.kafka.rebalance_fix import install_rebalance_fix
 
     install_fetch_wait(settings.fetch_wait_for(conn.tansu))
+    install_rebalance_fix()
 
 
 def check_web_access(settings: Settings) -> None:

@@ -57,7 +57,7 @@ class Pending:
     seq: int
     wall_ms: int
     partitions: set[int] = field(default_factory=set)
-    nodes: dict[str, IdentityNode] = field(default_factory=dict)
+    idents: set[str] = field(default_factory=set)  # the identifiers its links are on
 
 
 Marks = Callable[[int], InputsProcessed | None]
@@ -95,17 +95,20 @@ class Progress:
         return stored if held is None else merge(stored, held[1])
 
     def linked_in(self, gen: Pending, partition: int, rec: IdentityLinked | IdentityErased) -> None:
+        """Fold a link the batch `gen` sent into the nodes in flight.
+
+        `inflight` holds, per identifier, the join of every link in flight on it, so folding the record into that
+        join is the same as joining in the batch's own node (merge is a join), and takes one pass over a hot node.
+        An erasure with nothing in flight leaves a marker that hides the customer on the stored node too, once
+        merged with it."""
         for ident in rec.identifiers:
-            mine = gen.nodes.get(ident)
-            if mine is None and isinstance(rec, IdentityErased):  # an erasure in flight: its marker hides the
-                mine = IdentityNode(identifier=ident)  # customer on the stored node too, once merged with it
-            node = apply(mine, ident, rec)
-            if node is not None:
-                new = ident not in gen.nodes
-                gen.nodes[ident] = node
-                held = self.inflight.get(ident)
-                self.inflight[ident] = ((1, node) if held is None
-                                        else (held[0] + new, merge(held[1], node)))
+            held = self.inflight.get(ident)
+            node = apply(held[1] if held is not None else IdentityNode(identifier=ident), ident, rec)
+            if node is None:
+                continue
+            new = ident not in gen.idents
+            gen.idents.add(ident)
+            self.inflight[ident] = (1, node) if held is None else (held[0] + new, node)
         gen.partitions.add(partition)
         self.linked.add(partition)
 
@@ -113,7 +116,7 @@ class Progress:
         """`gen` is no longer in flight: an identifier no other batch in flight has leaves `inflight`. (One that
         another still has keeps the merged node, with this batch's part in it: the index holds that part now, and
         merging what it holds changes nothing.)"""
-        for ident in gen.nodes:
+        for ident in gen.idents:
             held = self.inflight.get(ident)
             if held is None:
                 continue
@@ -146,7 +149,7 @@ class Progress:
 
         kept: deque[Pending] = deque()
         for g in self.pending:
-            if g.nodes and not self.applied(g, mark_of):
+            if g.idents and not self.applied(g, mark_of):
                 kept.append(g)
             else:
                 self._release(g)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from agents.alignment import TP, Aligner
 from agents.customer_events import CustomerEvents, Incoming, Producer
 from agents.identity_index import IdentityIndex
 from agents.progress import Progress, RemoteGate, is_progress_key, progress_key
-from agents.rules.events import Chargeback, IdentityLinked, InputsProcessed, PaymentAttempted
+from agents.rules.events import Chargeback, IdentityErased, IdentityLinked, InputsProcessed, PaymentAttempted
+from agents.rules.identity import IdentityNode, apply
 from tests.unit.agents.test_customer_events import Sent, attempt, runtime
 
 T0 = 1_760_000_000_000
@@ -158,3 +160,55 @@ def test_a_node_in_flight_in_several_batches_is_kept_until_the_last_of_them_is_a
     marks[1] = mark(1, T0, writer="me", seq=second.seq + 1)
     p.prune()
     assert not p.pending and p.node("device:d", None) is None and p.node("ip:i", None) is None
+
+
+def test_the_nodes_in_flight_are_the_join_of_every_link_in_flight_whatever_the_batches() -> None:
+    """`Progress.node` shows a node as the index will hold it once every link in flight is applied: for random links
+    (hot nodes over their bound, chargebacks, claims) spread over random batches, the stored node merged with what is
+    in flight equals the stored node with each record applied in turn. With erasures in flight too, an erased
+    customer with no link after their erasure is not shown."""
+    for case in range(400):
+        _links_in_flight(random.Random(case), erasures=case % 2 == 1)
+
+
+def _links_in_flight(rng: random.Random, erasures: bool) -> None:
+    progress = Progress(lambda p: None, idle_s=5)
+    idents = [f"ip:{i}" for i in range(rng.randint(1, 3))]
+    stored: dict[str, IdentityNode | None] = {i: None for i in idents}
+    for i in idents:  # some stored nodes already hold earlier links, a hot one more than the bound
+        for n in range(rng.choice((0, 0, 5, 60))):
+            old = IdentityLinked(event_id=f"old-{n}", identifiers=(i,), customer_id=f"c{rng.randint(0, 80)}",
+                                 occurred_at=T0 - DAY - rng.randint(0, DAY), kind="seen")
+            stored[i] = apply(stored[i], i, old)
+    expected = dict(stored)
+    last_erased: dict[tuple[str, str], int] = {}  # (identifier, customer) -> position of their last erasure
+    last_linked: dict[tuple[str, str], int] = {}
+    n = 0
+    for _batch in range(rng.randint(1, 4)):
+        gen = progress.begin(T0)
+        for _ in range(rng.randint(0, 40)):
+            n += 1
+            on = tuple(rng.sample(idents, rng.randint(1, len(idents))))
+            cid, at = f"c{rng.randint(0, 80)}", T0 + rng.randint(-DAY, DAY)
+            rec: IdentityLinked | IdentityErased
+            if erasures and rng.random() < 0.1:
+                rec = IdentityErased(event_id=f"e-{n}", customer_id=cid, occurred_at=at, identifiers=on)
+                last_erased.update({(i, cid): n for i in on})
+            else:
+                kind = rng.choice(("seen", "seen", "seen", "chargeback", "claim"))
+                rec = IdentityLinked(event_id=f"l-{n}", identifiers=on, customer_id=cid, occurred_at=at, kind=kind,
+                                     reason="fraud" if kind != "seen" else None)
+                last_linked.update({(i, cid): n for i in on})
+            progress.linked_in(gen, rng.randint(0, 3), rec)
+            for i in on:
+                expected[i] = apply(expected[i], i, rec)
+    for i in idents:
+        shown, want = progress.node(i, stored[i]), expected[i]
+        gone = {c for (j, c), at in last_erased.items() if j == i and last_linked.get((i, c), 0) < at}
+        if erasures:
+            assert shown is None or not gone & shown.customer_ids(), (i, gone & shown.customer_ids())
+        elif want is not None:
+            assert shown is not None and (shown.customers, shown.chargebacks, shown.claims) == (
+                want.customers, want.chargebacks, want.claims), i
+        else:
+            assert shown is None, i

@@ -13,7 +13,9 @@ id starts afresh). Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, replace
+from operator import itemgetter
 
 from agents.rules.events import IdentityErased, IdentityLinked, LinkKind
 
@@ -58,6 +60,8 @@ class IdentityNode:
     def customer_ids(self) -> frozenset[str]:
         return frozenset(c for c, _ in self.customers)
 
+
+_FIRST = itemgetter(0)
 
 SEEN_REFRESH_MS = 24 * 3_600_000
 """A customer already on a node, seen there within this long, is not linked again: no record when nothing changes."""
@@ -144,26 +148,32 @@ def _joined(a: IdentityNode, b: IdentityNode) -> IdentityNode:
 
 
 def _sighted(a: IdentityNode, b: IdentityNode) -> IdentityNode:
-    """`merge(a, b)` for `b` a single customer sighting and `a` without erasure markers, in one pass over a's
-    customers instead of a dict and a sort of them all (a hot node, one IP behind many customers, is merged into on
-    every link of each of them). `a` is in the form `merge` returns, as every stored node is (each is written from a
-    merge): customers unique, ordered by (-time, id), at most MAX_CUSTOMERS; a test holds the two paths equal."""
+    """`merge(a, b)` for `b` a single customer sighting and `a` without erasure markers, without a dict and a sort of
+    a's customers (a hot node, one IP behind many customers, is merged into on every link of each of them): the
+    customer's older entry is found and the sighting's place bisected. `a` is in the form `merge` returns, as every
+    stored node is (each is written from a merge): customers unique, ordered by (-time, id), at most MAX_CUSTOMERS;
+    marks unique, ordered and bounded. A test holds the two paths equal."""
     cid, at = b.customers[0]
     customers = a.customers
-    pos = len(customers)  # where the sighting goes: before the first entry ordered after it
-    for i, (c, t) in enumerate(customers):
-        if c == cid:
-            if t >= at:  # the node already shows them as late: unchanged
-                return IdentityNode(identifier=b.identifier, customers=customers,
-                                    chargebacks=_union(a.chargebacks, (), {}), claims=_union(a.claims, (), {}))
-            customers = customers[:i] + customers[i + 1:]  # their older entry, ordered after the sighting
-            pos = min(pos, i)
-            break
-        if pos == len(customers) and (t < at or (t == at and c > cid)):
-            pos = i
+    if customers:
+        try:
+            i = list(map(_FIRST, customers)).index(cid)
+        except ValueError:
+            i = -1
+        if i >= 0:
+            if customers[i][1] >= at:  # the node already shows them as late: unchanged
+                return a if a.identifier == b.identifier else replace(a, identifier=b.identifier)
+            customers = customers[:i] + customers[i + 1:]  # their older entry: the sighting replaces it
+    # where the sighting goes: first in the usual case (the newest on the node), else before the first entry
+    # ordered after it
+    pos = 0 if not customers or customers[0][1] < at else bisect_right(customers, (-at, cid), key=_order)
     return IdentityNode(identifier=b.identifier,
                         customers=(*customers[:pos], (cid, at), *customers[pos:])[:MAX_CUSTOMERS],
-                        chargebacks=_union(a.chargebacks, (), {}), claims=_union(a.claims, (), {}))
+                        chargebacks=a.chargebacks, claims=a.claims)
+
+
+def _order(ct: tuple[str, int]) -> tuple[int, str]:
+    return -ct[1], ct[0]
 
 
 def _bounded(node: IdentityNode) -> IdentityNode:

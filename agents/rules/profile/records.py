@@ -114,18 +114,33 @@ class DeviceAlert:
 
 
 def find(entries: tuple[Seen, ...], value: str | None) -> Seen | None:
-    return next((s for s in entries if s.value == value), None) if value else None
+    if value:
+        for s in entries:
+            if s.value == value:
+                return s
+    return None
 
 
 def seen(entries: tuple[Seen, ...], value: str | None, at: int) -> tuple[Seen, ...]:
-    """Record one sighting; the least recently used entry falls off when the list is full."""
+    """Record one sighting; the least recently used entry falls off when the list is full. Entries are kept most
+    recently used first (ties by value)."""
     if not value:
         return entries
-    old = find(entries, value)
-    new = Seen(value, at, at) if old is None else replace(
-        old, first_at=min(old.first_at, at), last_at=max(old.last_at, at), count=old.count + 1)
-    rest = tuple(s for s in entries if s.value != value)
-    return tuple(sorted((new, *rest), key=lambda s: (-s.last_at, s.value)))[:MAX_SEEN]
+    rest = entries
+    for i, s in enumerate(entries):
+        if s.value == value:
+            rest = entries[:i] + entries[i + 1:]
+            new = replace(s, first_at=min(s.first_at, at), last_at=max(s.last_at, at), count=s.count + 1)
+            break
+    else:
+        new = Seen(value, at, at)
+    if not rest or rest[0].last_at < new.last_at:  # the usual case: the newest sighting goes first
+        return (new, *rest)[:MAX_SEEN]
+    return tuple(sorted((new, *rest), key=_recency))[:MAX_SEEN]
+
+
+def _recency(s: Seen) -> tuple[int, str]:
+    return -s.last_at, s.value
 
 
 def earliest(a: int | None, b: int) -> int:

@@ -119,5 +119,11 @@ def label_index(labelled: Iterable[Labelled]) -> dict[str, Labelled]:
 
 
 def simulation_start(days: int) -> int:
-    """Simulated history ends a day ago, so every dunning window in it has closed by now."""
-    return (time.time_ns() // 1_000_000) - (days + 15) * DAY
+    """Where a simulated history of `days` days starts: at a UTC midnight, so it ends at least 15 days ago (every
+    dunning window in it has closed by now).
+
+    Starting at a midnight makes a seed's population the same whatever the hour it is generated: the simulated
+    customers' days are laid out from the start's time of day, and a start at 21:00 and one at 10:00 gave 100
+    customers of seed 11 five and eleven chargebacks."""
+    now = time.time_ns() // 1_000_000
+    return now - now % DAY - (days + 15) * DAY

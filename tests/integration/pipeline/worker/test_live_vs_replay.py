@@ -106,7 +106,7 @@ def population(tmp_path: Path, customers: int = CUSTOMERS) -> tuple[list[Any], P
     assert any(type(e).__name__ == "ReviewVerdict" for e in events), "reviewers judged some queued cases"
     kinds = Counter(type(e).__name__ for e in events)
     # the history has what is checked
-    assert kinds["Chargeback"] >= 10 and kinds["RefundRequested"] >= customers // 10, kinds
+    assert kinds["Chargeback"] >= max(5, customers // 20) and kinds["RefundRequested"] >= customers // 10, kinds
     return events, write_jsonl(tmp_path / "events.jsonl", events)
 
 

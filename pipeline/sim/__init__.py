@@ -118,12 +118,12 @@ def label_index(labelled: Iterable[Labelled]) -> dict[str, Labelled]:
     return {x.event.event_id: x for x in labelled}
 
 
-def simulation_start(days: int) -> int:
-    """Where a simulated history of `days` days starts: at a UTC midnight, so it ends at least 15 days ago (every
-    dunning window in it has closed by now).
+def simulation_start(days: int, now_ms: int | None = None) -> int:
+    """Where a simulated history of `days` days starts: at a UTC midnight, so it ends at least 15 days before `now_ms`
+    (default: the clock's now; every dunning window in it has closed by then).
 
     Starting at a midnight makes a seed's population the same whatever the hour it is generated: the simulated
     customers' days are laid out from the start's time of day, and a start at 21:00 and one at 10:00 gave 100
     customers of seed 11 five and eleven chargebacks."""
-    now = time.time_ns() // 1_000_000
+    now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
     return now - now % DAY - (days + 15) * DAY

@@ -83,6 +83,11 @@ class DecodedValues(Generic[T]):
         self.put(key, data, value)
         return value
 
+    def peek(self, key: str, data: bytes) -> T | None:
+        """The value kept for `key` if it came from these very bytes (None: not kept), without decoding."""
+        known = self._kept.get(key)
+        return known[1] if known is not None and known[0] == data else None
+
     def put(self, key: str, data: bytes, value: T) -> None:
         """`value` is what `data`, just written, decodes to."""
         self._kept.pop(key, None)
@@ -249,6 +254,7 @@ class CustomerEvents:
         read_up: Callable[[TP, Mapping[TP, int]], Awaitable[bool]] | None = None,
         review_queue: MutableMapping[str, bytes | None] | None = None,
         history: History | None = None,
+        nodes: DecodedValues[IdentityNode] | None = None,
     ) -> None:
         self.rt, self.customers, self.due_index, self.identities = rt, customers, due_index, identities
         self.review_queue = review_queue  # customer id -> OpenReviews bytes, only for customers with open cases
@@ -263,7 +269,8 @@ class CustomerEvents:
         self.read: dict[TP, int] = {}  # (topic, partition) -> next offset to read
         self._lock = asyncio.Lock()  # the agent's batches and the alignment tick take turns
         self._states: DecodedValues[CustomerState] = DecodedValues(lambda data: state_codec.loads(CustomerState, data))
-        self._nodes: DecodedValues[IdentityNode] = DecodedValues(lambda data: state_codec.loads(IdentityNode, data))
+        # identity nodes kept decoded by their bytes (shared with the index agent, which decodes what it writes)
+        self._nodes = nodes if nodes is not None else DecodedValues(lambda data: state_codec.loads(IdentityNode, data))
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}  # labelled metric children (`_child`)
         s = rt.settings
         self.progress = Progress(self.mark_of, s.align_idle_s)

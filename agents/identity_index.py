@@ -29,10 +29,11 @@ class IdentityIndex:
     """Folds identity-links records (keyed by customer id) into the identity index table."""
 
     def __init__(self, rt: Runtime, identities: MutableMapping[str, bytes | None], producer: Producer,
-                 bind: Bind = no_bind) -> None:
+                 bind: Bind = no_bind, nodes: DecodedValues[IdentityNode] | None = None) -> None:
         self.rt, self.identities, self.producer, self.bind = rt, identities, producer, bind
-        # nodes kept decoded while the table holds their bytes: a hot node is read by every batch
-        self._nodes: DecodedValues[IdentityNode] = DecodedValues(lambda data: state_codec.loads(IdentityNode, data))
+        # nodes kept decoded while the table holds their bytes: a hot node is read by every batch (shared with the
+        # customer agent, which reads what this one writes)
+        self._nodes = nodes if nodes is not None else DecodedValues(lambda data: state_codec.loads(IdentityNode, data))
 
     async def process_batch(self, messages: Iterable[Incoming]) -> None:
         nodes: dict[str, IdentityNode | None] = {}

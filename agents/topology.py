@@ -34,7 +34,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from agents.alignment import TP, Aligner
 from agents.batching import Gather
 from agents.consumer_gauges import INTERVAL_S, ConsumerGauges
-from agents.customer_events import ALIGNED, CustomerEvents, Headers, Incoming, Producer, Send
+from agents.customer_events import ALIGNED, CustomerEvents, DecodedValues, Headers, Incoming, Producer, Send
 from agents.due_timer import CatchUp, DueTimer
 from agents.history import History
 from agents.identity_index import IdentityIndex
@@ -82,11 +82,12 @@ def bind(msg: Incoming) -> None:
 def register_agents(app: faust.App, rt: Runtime) -> Registered:
     s = rt.settings
     raw: dict[str, Any] = {"key_type": str, "value_type": bytes, "default": None}  # the app's serializer is raw
-    customers = app.Table("customer-state", **raw)
-    due_index = app.Table("due-index", **raw)  # customer id -> their next due time, as decimal ASCII
-    identities = _merging_global_table(app, "identity-index", _merge_nodes, _raw_node, **raw)
+    customers = _table(app, "customer-state", **raw)
+    due_index = _table(app, "due-index", **raw)  # customer id -> their next due time, as decimal ASCII
+    nodes = node_cache()  # identity nodes kept decoded, shared by the index table's joins and both agents
+    identities = _merging_global_table(app, "identity-index", NodeJoins(nodes), _raw_node, **raw)
     # customer id -> their open review cases; written only by the owner of the customer's partition
-    review_queue = app.GlobalTable("review-queue", **raw)
+    review_queue = _table(app, "review-queue", is_global=True, **raw)
 
     async def send(topic: str, key: bytes, value: bytes, headers: Headers | None, partition: int | None) -> Any:
         return await app.producer.send(topic, key, value, partition, None, headers)
@@ -97,9 +98,9 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
                       on_forced=lambda why: rt.metrics.align_forced.labels(why).inc())
     kept = history(app, rt)
     customer_events = CustomerEvents(rt, customers, due_index, identities, producer, bind, aligner, catch_up.read_up,
-                                     review_queue, kept)
+                                     review_queue, kept, nodes)
     catch_up.processed = customer_events.processed
-    identity_index = IdentityIndex(rt, identities, producer, bind)
+    identity_index = IdentityIndex(rt, identities, producer, bind, nodes)
     streams: list[Any] = []
 
     async def ack(done: list[Incoming]) -> None:
@@ -197,7 +198,7 @@ def history(app: faust.App, rt: Runtime) -> History | None:
     limit = rt.settings.explorer_history
     if limit <= 0:
         return None
-    histories = app.Table("customer-history", key_type=str, value_type=bytes, default=None)
+    histories = _table(app, "customer-history", key_type=str, value_type=bytes, default=None)
     pseudonyms = rt.context.pseudonyms
 
     def redact(event: Any) -> bytes | None:
@@ -271,11 +272,72 @@ def _tp(tp: TP) -> Any:
     return FaustTP(tp[0], tp[1])
 
 
-def _merge_nodes(key: str, current: bytes | None, incoming: bytes) -> bytes:
-    if current is None or current == incoming or is_progress_key(key):
-        return incoming  # a progress mark replaces the one before (agents/progress.py); a node merged with itself
-    a = state_codec.loads(IdentityNode, current)
-    return state_codec.dumps(merge(a, state_codec.loads(IdentityNode, incoming)))
+def _table(app: faust.App, name: str, *, is_global: bool = False, **kwargs: Any) -> Any:
+    """A table (a global one with `is_global`) whose `get` reads its store once: Faust's, through mode's
+    FastUserDict, asks the store whether it holds the key and then reads it, two RocksDB reads per look-up."""
+    from faust import GlobalTable, Table
+
+    class OneReadTable(GlobalTable if is_global else Table):  # type: ignore[misc]
+        def get(self, key: Any, default: Any = None) -> Any:
+            self.on_key_get(key)
+            try:
+                return self.data[key]  # the store raises KeyError for a key it does not hold
+            except KeyError:
+                return default
+
+    if is_global:  # as app.GlobalTable makes one: other workers' changes applied as they come
+        kwargs.update(is_global=True, standby_buffer_size=1)
+    return app.tables.add(OneReadTable(app, name=name, beacon=app.tables.beacon, **kwargs))
+
+
+def node_cache() -> DecodedValues[IdentityNode]:
+    return DecodedValues(lambda data: state_codec.loads(IdentityNode, data))
+
+
+JOINS_KEPT = 20_000  # joins of several copies remembered, by key (hot nodes: the keys read and written the most)
+
+
+class NodeJoins:
+    """How the identity index's copies combine (see `_merging_global_table`): nodes by `merge`, a progress mark by
+    replacing the one before (agents/progress.py). Each copy is decoded once while its bytes stay the same, and
+    the join of the same copies is made once: a hot node (one IP behind many customers) has a copy on every
+    partition its customers are on, and is read by every event of each of them."""
+
+    def __init__(self, nodes: DecodedValues[IdentityNode]) -> None:
+        self.nodes = nodes  # identifier -> its joined node, by the bytes read (shared with the agents)
+        self._copies = node_cache()  # "<partition>|<identifier>" -> that partition's copy
+        self._joins: dict[str, tuple[tuple[bytes, ...], bytes]] = {}
+
+    def merge(self, key: str, current: bytes | None, incoming: bytes) -> bytes:
+        """A changelog record applied to what the table holds."""
+        if current is None or current == incoming or is_progress_key(key):
+            return incoming  # a progress mark replaces the one before; a node merged with itself
+        node = merge(self.nodes.get(key, current), state_codec.loads(IdentityNode, incoming))
+        data = state_codec.dumps(node)
+        self.nodes.put(key, data, node)
+        return data
+
+    def join(self, key: str, copies: list[tuple[int, bytes]]) -> bytes:
+        """The join of two or more partitions' copies of a key, as (partition, bytes)."""
+        if is_progress_key(key):
+            return copies[-1][1]
+        seen = tuple(data for _, data in copies)
+        known = self._joins.get(key)
+        if known is not None and known[0] == seen:
+            return known[1]
+        node: IdentityNode | None = None
+        for p, data in copies:
+            # a copy this worker wrote is usually what the agents last decoded (the index agent puts what it writes)
+            copy = self.nodes.peek(key, data) or self._copies.get(f"{p}|{key}", data)
+            node = copy if node is None else merge(node, copy)
+        assert node is not None
+        joined = state_codec.dumps(node)
+        self.nodes.put(key, joined, node)
+        self._joins.pop(key, None)
+        self._joins[key] = (seen, joined)
+        if len(self._joins) > JOINS_KEPT:
+            self._joins.pop(next(iter(self._joins)))
+        return joined
 
 
 def _raw_node(key: str, value: bytes) -> bool:
@@ -286,8 +348,8 @@ def _raw_node(key: str, value: bytes) -> bool:
 UNREAD_KEPT = 100_000  # own identity-index writes remembered until read back (see 4 in `_merging_global_table`)
 
 
-def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[str, bytes | None, bytes], bytes],
-                          skip: Callable[[str, bytes], bool], **kwargs: Any) -> Any:
+def _merging_global_table(app: faust.App, name: str, joins: NodeJoins, skip: Callable[[str, bytes], bool],
+                          **kwargs: Any) -> Any:
     """A global table whose changelog is applied by merging, not overwriting, and read as the join of its copies.
 
     Every worker keeps a copy of the identity index and the index agents of several workers write to it; each
@@ -306,7 +368,8 @@ def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[str
        partition it last wrote or first found it in (`_key_index`, an LRU cache, empty after a restart), while
        applying a changelog record writes the record's partition without updating that index: after another
        worker's record lands in partition B, reads kept returning partition A's older copy. So `get` returns the
-       join of every partition's copy (one copy, the usual case, is returned as it is, undecoded).
+       join of every partition's copy (one copy, the usual case, is returned as it is, undecoded; the join of
+       several is made once for the same copies, `NodeJoins`).
     3. The assignor gives every worker each partition of a global table's changelog as an active one (so it is
        recovered at start) and those another worker owns also as standbys (read on afterwards). Recovery files an
        event under `recovery_buffer_size` when its partition is active, even one read as a standby after recovery
@@ -367,14 +430,12 @@ def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[str
             if dbs is None:  # the memory store: one value per key, every record merged into it
                 return store.get(key)
             raw_key = store._encode_key(key)
-            copies = [v for v in (db.get(raw_key) for db in list(dbs.values())) if v is not None]
+            copies = [(p, v) for p, v in ((p, db.get(raw_key)) for p, db in list(dbs.items())) if v is not None]
             if not copies:
                 return None
-            value = copies[0]
-            for other in copies[1:]:
-                if other != value:
-                    value = merge_values(key, value, other)
-            return value
+            if len(copies) == 1:
+                return copies[0][1]
+            return joins.join(key, copies)
 
         def apply_changelog_batch(self, batch: Any) -> None:
             events = list(batch)
@@ -402,7 +463,7 @@ def _merging_global_table(app: faust.App, name: str, merge_values: Callable[[str
                 current = merged.get(event.key)
                 if current is None:
                     current = self.joined(event.key)
-                msg.value = event.value = merged[event.key] = merge_values(event.key, current, msg.value)
+                msg.value = event.value = merged[event.key] = joins.merge(event.key, current, msg.value)
             super().apply_changelog_batch(events)
 
     table = MergingGlobalTable(app, name=name, beacon=app.tables.beacon, standby_buffer_size=1,

@@ -20,8 +20,8 @@ from faust.types import TP
 from faust.types.tuples import Message
 
 from agents.progress import progress_key
-from agents.rules.identity import IdentityNode, Mark
-from agents.topology import _merge_nodes, _merging_global_table, _raw_node
+from agents.rules.identity import IdentityNode, Mark, merge
+from agents.topology import NodeJoins, _merging_global_table, _raw_node, node_cache
 from pipeline.wire import state_codec
 
 STORES = ("memory://", "rocksdb://")
@@ -32,8 +32,8 @@ C = IdentityNode("card:k", customers=(("cust-c", 500),))  # the same card, seen 
 def index(store: str, datadir: Path) -> tuple[faust.App, Any]:
     app = faust.App("t", store=store, datadir=str(datadir), key_serializer="raw", value_serializer="raw",
                     topic_partitions=4)
-    table = _merging_global_table(app, "identity-index", _merge_nodes, _raw_node, key_type=str, value_type=bytes,
-                                  default=None)
+    table = _merging_global_table(app, "identity-index", NodeJoins(node_cache()), _raw_node, key_type=str,
+                                  value_type=bytes, default=None)
     return app, table
 
 
@@ -133,9 +133,12 @@ def test_another_workers_record_is_applied_as_it_arrives_after_recovery(tmp_path
 def test_a_record_this_worker_wrote_itself_is_not_applied_again_when_it_is_read_back(tmp_path: Path) -> None:
     merged: list[str] = []
 
-    def spy(key: str, current: bytes | None, incoming: bytes) -> bytes:
-        merged.append(key)
-        return _merge_nodes(key, current, incoming)
+    class Spy(NodeJoins):
+        def merge(self, key: str, current: bytes | None, incoming: bytes) -> bytes:
+            merged.append(key)
+            return super().merge(key, current, incoming)
+
+    spy = Spy(node_cache())
 
     app = faust.App("t", store="rocksdb://", datadir=str(tmp_path), key_serializer="raw", value_serializer="raw",
                     topic_partitions=4)
@@ -152,5 +155,26 @@ def test_a_record_this_worker_wrote_itself_is_not_applied_again_when_it_is_read_
     assert merged == ["card:k", "card:k"]
     got = node(table)
     assert got is not None and got.customer_ids() == {"cust-a", "cust-c"}
+    for db in table.data._dbs.values():
+        db.close()
+
+
+def test_the_join_of_several_copies_is_made_again_when_any_copy_changes(tmp_path: Path) -> None:
+    """Joins are remembered by the copies they were made from (a hot node is read by every event): a copy that
+    changes, on any partition, gives a new join, the same as merging the copies afresh."""
+    app, table = index("rocksdb://", tmp_path)
+    raw_key = table.data._encode_key("card:k")
+    table.data._db_for_partition(0).put(raw_key, state_codec.dumps(A))
+    table.data._db_for_partition(2).put(raw_key, state_codec.dumps(C))
+    first = node(table)
+    assert first is not None and first.customer_ids() == {"cust-a", "cust-c"}
+    assert node(table) == first
+    d = IdentityNode("card:k", customers=(("cust-d", 3_000),))
+    table.data._db_for_partition(2).put(raw_key, state_codec.dumps(merge(C, d)))  # partition 2's copy moved on
+    again = node(table)
+    assert again == merge(merge(A, C), d)
+    assert again is not None and again.customer_ids() == {"cust-a", "cust-c", "cust-d"}
+    table.data._db_for_partition(3).put(raw_key, state_codec.dumps(d))  # and a third copy appears
+    assert node(table) == again
     for db in table.data._dbs.values():
         db.close()

@@ -34,7 +34,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import report, systems
+from bench import breakdown, report, systems
 from bench.driver import Driver, SystemFailed, attempt, wall_ms
 from bench.procs import spawn, stop
 from bench.report import ATTEMPTS, SIM, Result
@@ -234,8 +234,23 @@ def _write(args: argparse.Namespace, results: Sequence[Result], err: Console) ->
                 f"event of `pipeline.sim.generate(seed={args.seed}, customers={args.customers}, days=30)`, sent at "
                 f"once. Offered rates: {', '.join(f'{r:,}/s' for r in args.rates)}, {args.seconds:g} s each.")
     args.out.write_text(report.markdown(results, args.rates, settings, broker_version(),
-                                        None if problem else png.name, notes))
+                                        None if problem else png.name, notes, _breakdown(results, err)))
     err.print(f"wrote {args.out}" + ("" if problem else f" and {png}"))
+
+
+def _breakdown(results: Sequence[Result], err: Console) -> list[str]:
+    """The worker's CPU part by part (bench/breakdown.py), beside this run's burst CPU of the worker and the loop."""
+    burst = {r.system.key: r.phases.get(ATTEMPTS) for r in results}
+    if burst.get("worker") is None:
+        return []
+    err.print("measuring where the worker's CPU goes (bench/breakdown.py) ...")
+    ms = {k: None if p is None else p.cpu_ms_per_event() for k, p in burst.items()}
+    try:
+        found = breakdown.in_a_fresh_process()
+    except (subprocess.SubprocessError, OSError, ValueError) as failed:
+        err.print(f"[yellow]no breakdown: {failed}")
+        return []
+    return [breakdown.markdown(found, ms.get("worker"), ms.get("loop"))]
 
 
 NOTES = (

@@ -128,8 +128,9 @@ def rich_table(title: str, heads: Sequence[str], rows: Sequence[Sequence[str]]) 
     return t
 
 
-def markdown_table(heads: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    rule = "|".join("---" if i == 0 else "---:" for i in range(len(heads)))
+def markdown_table(heads: Sequence[str], rows: Sequence[Sequence[str]], text: Sequence[int] = (0,)) -> str:
+    """Columns right-aligned (numbers) but those in `text`."""
+    rule = "|".join("---" if i in text else "---:" for i in range(len(heads)))
     lines = ["| " + " | ".join(heads) + " |", f"|{rule}|"]
     lines += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in rows]
     return "\n".join(lines)
@@ -148,7 +149,7 @@ def machine() -> str:
 
 
 def markdown(results: Sequence[Result], rates: Sequence[int], settings: str, broker: str, plot: str | None,
-             notes: Sequence[str]) -> str:
+             notes: Sequence[str], sections: Sequence[str] = ()) -> str:
     heads, rows = summary_rows(results, rates)
     dheads, drows = detail_rows(results)
     parts = [
@@ -169,7 +170,7 @@ def markdown(results: Sequence[Result], rates: Sequence[int], settings: str, bro
         parts += ["## Against issue 9's targets", "", markdown_table(theads, trows), ""]
     if plot:
         parts += [f"![p50 and p99 latency per second at {rates[0]}/s offered]({plot})", ""]
-    parts += ["## Every phase", "", markdown_table(dheads, drows), "", "## How it was measured", ""]
+    parts += [*sections, "## Every phase", "", markdown_table(dheads, drows), "", "## How it was measured", ""]
     parts += [f"- {n}" for n in notes]
     parts += ["", "Regenerate with `make bench` (`python -m bench.e2e --help` lists the knobs).", ""]
     return "\n".join(parts)

@@ -22,6 +22,9 @@ from pipeline.wire.registry_api import RegistryApi, serve_local_registry
 from pipeline.worker.local_state import check_local_state
 
 
+GC_THRESHOLDS = (50_000, 20, 100)  # the worker's collector: see run_worker (bench/breakdown.py measures with it too)
+
+
 def prepare(conn: Connection, settings: Settings) -> None:
     """Create every topic with the project's partition count; on Tansu, correct its end offsets; keep the records
     a rebalance would make Faust drop (pipeline/kafka/rebalance_fix.py)."""
@@ -84,7 +87,7 @@ def run_worker(settings: Settings) -> int:
         # Fewer, cheaper collections: the worker allocates many short-lived records per batch, and full collections
         # over the long-lived ones (Faust, the tables' caches) showed as periodic pauses in the p99.
         gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
+        gc.set_threshold(*GC_THRESHOLDS)
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # the worker's loop; prepare() ran on its own
         asyncio.set_event_loop(asyncio.new_event_loop())
         app = build_app(Runtime.from_settings(settings), conn.bootstrap, secured=bool(settings.bootstrap_servers))

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka.partitioner import DefaultPartitioner
 
 from agents.alignment import TP, Aligner
-from agents.batching import Gather
+from agents.batching import Gather, Load
 from agents.consumer_gauges import INTERVAL_S, ConsumerGauges
 from agents.customer_events import ALIGNED, CustomerEvents, DecodedValues, Headers, Incoming, Producer, Send
 from agents.due_timer import CatchUp, DueTimer
@@ -116,7 +116,8 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
                 unread += max(0, end - next_read)
         return unread >= s.batch_max
 
-    gather: Gather[Any] = Gather(s.batch_catchup_max, s.batch_catchup_s, behind)
+    gather: Gather[Any] = Gather(s.batch_catchup_max, s.batch_catchup_s, behind, busy_s=s.batch_busy_s,
+                                 busy=Load().busy)
 
     async def process(events: list[Any]) -> None:
         await ack(await customer_events.process_batch([incoming(e) for e in events]))

@@ -21,7 +21,6 @@ from pipeline.topics import topic_specs
 from pipeline.wire.registry_api import RegistryApi, serve_local_registry
 from pipeline.worker.local_state import check_local_state
 
-
 GC_THRESHOLDS = (50_000, 20, 100)  # the worker's collector: see run_worker (bench/breakdown.py measures with it too)
 
 

@@ -12,9 +12,10 @@
   progress marks the first agent publishes there (agents/progress.py), kept under `~progress:<partition>`.
 - publish_due: a timer that publishes due retries/reminders onto dunning-due (tables cannot be written from a timer).
 
-Both agents take their stream in batches (`take_events`, JOURNEY_BATCH_MAX / JOURNEY_BATCH_LINGER_MS) and hand them to
-the Faust-free bodies in agents/. Table values are the bytes of pipeline/wire/state_codec.py, encoded once by the
-body (the tables' serializer is `raw`), so a write is encoded once for RocksDB and its changelog alike.
+Both agents take their stream in batches (`take_events`, JOURNEY_BATCH_MAX / JOURNEY_BATCH_LINGER_MS, the index
+agent JOURNEY_INDEX_LINGER_MS) and hand them to the Faust-free bodies in agents/. Table values are the bytes of
+pipeline/wire/state_codec.py, encoded once by the body (the tables' serializer is `raw`), so a write is encoded once
+for RocksDB and its changelog alike.
 """
 
 from __future__ import annotations
@@ -133,7 +134,9 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
 
     @app.agent(app.topic("identity-links"), name="index_identities", concurrency=1)
     async def index_identities(stream: Any) -> None:
-        async for events in stream.take_events(s.batch_max, s.batch_linger_s):
+        # its own linger (JOURNEY_INDEX_LINGER_MS): the customer agent reads its links in flight at once, so a
+        # longer wait costs no decision any latency and writes a hot node once for more of its links
+        async for events in stream.take_events(s.batch_max, s.index_linger_s):
             await identity_index.process_batch([incoming(e) for e in events])
 
     partitioner = DefaultPartitioner()

@@ -82,7 +82,8 @@ SYSTEMS = {s.key: s for s in (
 # the worker's knobs, e.g. `JOURNEY_EXPLORER_HISTORY=0 make bench-quick`
 PASSED_THROUGH = ("JOURNEY_EXPLORER_HISTORY", "JOURNEY_BATCH_MAX", "JOURNEY_BATCH_LINGER_MS",
                   "JOURNEY_PRODUCER_LINGER_MS", "JOURNEY_FETCH_WAIT_MS",
-                  "JOURNEY_BATCH_CATCHUP_MS", "JOURNEY_BATCH_CATCHUP_MAX", "JOURNEY_BATCH_BUSY_MS")
+                  "JOURNEY_BATCH_CATCHUP_MS", "JOURNEY_BATCH_CATCHUP_MAX", "JOURNEY_BATCH_BUSY_MS",
+                  "JOURNEY_INDEX_LINGER_MS")
 
 
 def worker_env(base: Mapping[str, str], bootstrap: str, data_dir: Path, web_port: int) -> dict[str, str]:

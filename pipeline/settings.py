@@ -67,6 +67,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "batch_catchup_max": ("JOURNEY_BATCH_CATCHUP_MAX", "most events the customer agent gathers into one batch while "
                           "it has a backlog"),
     "batch_busy_s": ("JOURNEY_BATCH_BUSY_MS", "ms the customer agent gathers a batch while the worker's CPU is busy"),
+    "index_linger_s": ("JOURNEY_INDEX_LINGER_MS", "ms the identity index agent waits to fill a batch"),
     "fetch_wait_ms": ("JOURNEY_FETCH_WAIT_MS", "consumer fetch long-poll (ms); unset: 10 on Tansu, else 1500"),
     "producer_buffer": ("JOURNEY_PRODUCER_BUFFER", "Faust's send-soon buffer (table changelogs)"),
     "producer_linger_ms": ("JOURNEY_PRODUCER_LINGER_MS", "producer linger (ms)"),
@@ -137,6 +138,10 @@ class Settings:
     # gathers takes for up to this long: fewer batches, each with its fixed costs, so a busy worker keeps up instead
     # of queueing; an idle one takes live traffic as it comes. 0: off
     batch_busy_s: float = 0.015
+    # JOURNEY_INDEX_LINGER_MS: how long the identity index agent waits to fill a batch. Nothing waits for its writes
+    # on the way to a decision (the customer agent merges the links it sent in at once, agents/progress.py), and a hot
+    # node (one IP behind many customers) is rewritten once per batch: longer batches, fewer rewrites
+    index_linger_s: float = 0.02
     # JOURNEY_FETCH_WAIT_MS: the consumers' fetch long-poll. None: 10 ms on Tansu, which answers a waiting fetch only
     # when the wait runs out (shared/TANSU.md), Faust's 1500 ms elsewhere (Kafka answers as soon as data arrives)
     fetch_wait_ms: int | None = None
@@ -251,7 +256,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "producer_buffer": int, "producer_linger_ms": int, "max_value_bytes": int, "max_id_chars": int,
     "align_max_held": int, "align_lateness_ms": int, "explorer_history": int, "timer_interval_s": float,
     "session_timeout_s": float, "batch_linger_s": _per_thousand, "batch_catchup_s": _per_thousand,
-    "batch_busy_s": _per_thousand, "align_max_hold_s": _per_thousand,
+    "batch_busy_s": _per_thousand, "index_linger_s": _per_thousand, "align_max_hold_s": _per_thousand,
     "align_idle_s": _per_thousand,
     "web_enabled": _bool, "tansu": _bool, "register_schemas": _bool, "link_secret": str.encode,
     "pseudonym_secret": str.encode,
@@ -262,7 +267,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 def env_default(name: str) -> str:
     """A field's default as its environment variable would spell it (for `journey --help`)."""
     value = getattr(Settings(), name)
-    if name in ("batch_linger_s", "batch_catchup_s", "batch_busy_s", "align_max_hold_s", "align_idle_s"):
+    if name in ("batch_linger_s", "batch_catchup_s", "batch_busy_s", "index_linger_s", "align_max_hold_s",
+                "align_idle_s"):
         return f"{value * 1000:g}"
     if name in ("link_secret", "pseudonym_secret"):
         return "a public dev-only value"

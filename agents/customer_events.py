@@ -97,6 +97,11 @@ class DecodedValues(Generic[T]):
 
     def forget(self, key: str) -> None:
         self._kept.pop(key, None)
+def node_cache() -> DecodedValues[IdentityNode]:
+    """Identity nodes kept decoded by their bytes (one per worker: the index table's joins and both agents)."""
+    return DecodedValues(lambda data: state_codec.loads(IdentityNode, data))
+
+
 Headers = list[tuple[str, bytes]]
 Send = Callable[[str, bytes, bytes, Headers | None, int | None], Awaitable[Awaitable[Any]]]
 """send(topic, key, value, headers, partition) -> a future that resolves once the broker has the record (aiokafka's
@@ -270,7 +275,7 @@ class CustomerEvents:
         self._lock = asyncio.Lock()  # the agent's batches and the alignment tick take turns
         self._states: DecodedValues[CustomerState] = DecodedValues(lambda data: state_codec.loads(CustomerState, data))
         # identity nodes kept decoded by their bytes (shared with the index agent, which decodes what it writes)
-        self._nodes = nodes if nodes is not None else DecodedValues(lambda data: state_codec.loads(IdentityNode, data))
+        self._nodes = nodes if nodes is not None else node_cache()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}  # labelled metric children (`_child`)
         s = rt.settings
         self.progress = Progress(self.mark_of, s.align_idle_s)

@@ -16,7 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping
 from functools import partial
 
-from agents.customer_events import Bind, DecodedValues, Incoming, Outgoing, Producer, no_bind, wait_for_registry
+from agents.customer_events import (
+    Bind,
+    DecodedValues,
+    Incoming,
+    Outgoing,
+    Producer,
+    no_bind,
+    node_cache,
+    wait_for_registry,
+)
 from agents.progress import progress_key
 from agents.rules.events import IdentityErased, IdentityLinked, InputsProcessed
 from agents.rules.identity import IdentityNode, apply
@@ -33,7 +42,7 @@ class IdentityIndex:
         self.rt, self.identities, self.producer, self.bind = rt, identities, producer, bind
         # nodes kept decoded while the table holds their bytes: a hot node is read by every batch (shared with the
         # customer agent, which reads what this one writes)
-        self._nodes = nodes if nodes is not None else DecodedValues(lambda data: state_codec.loads(IdentityNode, data))
+        self._nodes = nodes if nodes is not None else node_cache()
 
     async def process_batch(self, messages: Iterable[Incoming]) -> None:
         nodes: dict[str, IdentityNode | None] = {}

@@ -35,7 +35,16 @@ from aiokafka.partitioner import DefaultPartitioner
 from agents.alignment import TP, Aligner
 from agents.batching import Gather, Load
 from agents.consumer_gauges import INTERVAL_S, ConsumerGauges
-from agents.customer_events import ALIGNED, CustomerEvents, DecodedValues, Headers, Incoming, Producer, Send
+from agents.customer_events import (
+    ALIGNED,
+    CustomerEvents,
+    DecodedValues,
+    Headers,
+    Incoming,
+    Producer,
+    Send,
+    node_cache,
+)
 from agents.due_timer import CatchUp, DueTimer
 from agents.history import History
 from agents.identity_index import IdentityIndex
@@ -203,16 +212,20 @@ def history(app: faust.App, rt: Runtime) -> History | None:
     if limit <= 0:
         return None
     histories = _table(app, "customer-history", key_type=str, value_type=bytes, default=None)
+    return History(histories, limit, redactor(rt))
+
+
+def redactor(rt: Runtime) -> Callable[[Any], bytes | None]:
+    """An input event as the history may keep it: pseudonymised, personal fields emptied, re-encoded."""
     pseudonyms = rt.context.pseudonyms
 
     def redact(event: Any) -> bytes | None:
-        """An input event as the history may keep it: pseudonymised, personal fields emptied, re-encoded."""
         try:
             return rt.codec.encode(pseudonyms.redacted(event))
         except EncodeError:
             return None
 
-    return History(histories, limit, redact)
+    return redact
 
 
 def _stop_when_recovery_finds_a_lost_log(app: faust.App) -> None:
@@ -292,10 +305,6 @@ def _table(app: faust.App, name: str, *, is_global: bool = False, **kwargs: Any)
     if is_global:  # as app.GlobalTable makes one: other workers' changes applied as they come
         kwargs.update(is_global=True, standby_buffer_size=1)
     return app.tables.add(OneReadTable(app, name=name, beacon=app.tables.beacon, **kwargs))
-
-
-def node_cache() -> DecodedValues[IdentityNode]:
-    return DecodedValues(lambda data: state_codec.loads(IdentityNode, data))
 
 
 JOINS_KEPT = 20_000  # joins of several copies remembered, by key (hot nodes: the keys read and written the most)

@@ -32,11 +32,11 @@ from aiokafka.partitioner import DefaultPartitioner
 
 import agents.customer_events as customer_events
 import agents.rules.journey as journey
-from agents.customer_events import CustomerEvents, Incoming, Producer
+from agents.customer_events import CustomerEvents, Incoming, Producer, node_cache
 from agents.history import History
 from agents.identity_index import IdentityIndex
 from agents.runtime import Runtime
-from agents.topology import node_cache
+from agents.topology import redactor
 from bench.driver import attempt
 from bench.text_table import table
 from pipeline.metrics import Metrics
@@ -148,13 +148,9 @@ async def _run(rt: Runtime, events: int, batch: int, warm: int) -> Breakdown:
     sent = _Delivered()
     producer = Producer(sent, max_backoff_s=0)
     nodes = node_cache()
-    ctx = rt.context
-
-    def redact(event: Any) -> bytes | None:
-        return rt.codec.encode(ctx.pseudonyms.redacted(event))
-
     tables: dict[str, dict[str, bytes | None]] = {k: {} for k in ("state", "due", "index", "history", "reviews")}
-    history = History(tables["history"], rt.settings.explorer_history or 20, redact)
+    limit = rt.settings.explorer_history  # as the worker: no history when JOURNEY_EXPLORER_HISTORY is 0
+    history = History(tables["history"], limit, redactor(rt)) if limit > 0 else None
     agent = CustomerEvents(rt, tables["state"], tables["due"], tables["index"], producer,
                            review_queue=tables["reviews"], history=history, nodes=nodes)
     agent.aligner = None  # one process holds every partition: nothing to align
@@ -211,7 +207,7 @@ def _instrument(parts: Parts, agent: CustomerEvents, index: IdentityIndex) -> No
         (agent.rt.codec, "encode", "outputs encoded"),
         (customer_events, "cloudevent_headers", "outputs encoded"),
         (agent, "_keep", "explorer history"),
-        (agent.history, "write", "explorer history"),
+        *([(agent.history, "write", "explorer history")] if agent.history is not None else []),
         (customer_events.state_codec, "dumps", "state written"),
         (agent, "_index_due", "state written"),
         (agent, "_index_reviews", "state written"),

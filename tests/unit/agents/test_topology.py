@@ -19,9 +19,10 @@ from faust.events import Event
 from faust.types import TP
 from faust.types.tuples import Message
 
+from agents.customer_events import node_cache
 from agents.progress import progress_key
 from agents.rules.identity import IdentityNode, Mark, merge
-from agents.topology import NodeJoins, _merging_global_table, _raw_node, node_cache
+from agents.topology import NodeJoins, _merging_global_table, _raw_node
 from pipeline.wire import state_codec
 
 STORES = ("memory://", "rocksdb://")

@@ -26,9 +26,11 @@ The progress marks of a batch (agents/progress.py) go out with the next delivery
 
 So the stored state is never ahead of the delivered outputs. A worker killed before 3 completes stores nothing and
 re-runs the batch when it comes back, re-sending records with the same deterministic ids (consumers deduplicate on
-them); killed between 3 and 4, the same; killed after 4 but before the commit, the redelivered events are found in the
-state's deduplication window and skipped, and their outputs had been delivered. Nothing is decided twice
-differently and nothing is lost.
+them); killed between 3 and 4, the same; killed after 4 but before the commit, it comes back with the state its
+changelog holds (the tables are written without RocksDB's log: pipeline/worker/unlogged_tables.py), so the
+redelivered events are found in the state's deduplication window and skipped, their outputs delivered, or, where
+the state's changelog record had not reached the broker, run again as before. Nothing is decided twice differently
+and nothing is lost.
 """
 
 from __future__ import annotations

@@ -38,6 +38,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "app_id": ("JOURNEY_APP_ID", "consumer group and changelog prefix"),
     "partitions": ("JOURNEY_PARTITIONS", "partitions of every topic, so streams and tables are co-partitioned"),
     "store": ("JOURNEY_STORE", "table store: rocksdb:// for workers, memory:// for tests"),
+    "state_wal": ("JOURNEY_STATE_WAL", "RocksDB's write-ahead log for the tables; 0: off, as Kafka Streams (the "
+                  "changelogs make them durable)"),
     "policy_path": ("JOURNEY_POLICY", "decision policy"),
     "declines_path": ("JOURNEY_DECLINES", "decline-code knowledge base"),
     "schemas_dir": ("JOURNEY_SCHEMAS", "the Avro schemas the codec registers and JSON input is checked against"),
@@ -99,6 +101,9 @@ class Settings:
     app_id: str = "payment-journey"  # JOURNEY_APP_ID: consumer group and changelog prefix
     partitions: int = 4  # JOURNEY_PARTITIONS: every topic, so streams and tables are co-partitioned
     store: str = "rocksdb://"  # JOURNEY_STORE: rocksdb:// for workers, memory:// for tests
+    # JOURNEY_STATE_WAL: RocksDB's write-ahead log for the tables; off, a killed worker reads its changelogs back from
+    # the last flush instead (pipeline/worker/unlogged_tables.py)
+    state_wal: bool = False
     policy_path: Path = DEFAULT_POLICY_PATH  # JOURNEY_POLICY
     declines_path: Path = DEFAULT_DECLINES_PATH  # JOURNEY_DECLINES: the decline-code knowledge base
     schemas_dir: Path = SCHEMAS_DIR  # JOURNEY_SCHEMAS
@@ -258,7 +263,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "session_timeout_s": float, "batch_linger_s": _per_thousand, "batch_catchup_s": _per_thousand,
     "batch_busy_s": _per_thousand, "index_linger_s": _per_thousand, "align_max_hold_s": _per_thousand,
     "align_idle_s": _per_thousand,
-    "web_enabled": _bool, "tansu": _bool, "register_schemas": _bool, "link_secret": str.encode,
+    "web_enabled": _bool, "tansu": _bool, "state_wal": _bool, "register_schemas": _bool, "link_secret": str.encode,
     "pseudonym_secret": str.encode,
     "log_level": str.upper, "security_protocol": str.upper, "sasl_mechanism": str.upper,
 }

@@ -32,6 +32,22 @@ def quiet_libraries(level: str) -> None:
         logging.getLogger(name).setLevel(level)
 
 
+def without_monitor_sensor(app: faust.App) -> None:
+    """Faust's Monitor is called, as a sensor, for every message in, stream event, send and table read and write, to
+    keep statistics for Faust's /stats page, which is off here (the worker's metrics are pipeline/metrics.py): about
+    1.4% of the worker's CPU at 500 payments/s. It stays the app's `monitor` (Faust's consumer reports end offsets
+    and commits to it directly) but is no longer a sensor. Faust adds it when the app starts
+    (`on_init_dependencies`)."""
+    add_dependencies = app.on_init_dependencies
+
+    def on_init_dependencies() -> Any:
+        services = add_dependencies()
+        app.sensors.remove(app.monitor)
+        return services
+
+    app.on_init_dependencies = on_init_dependencies  # type: ignore[method-assign]
+
+
 def build_version() -> str:
     """The installed package's version (journey_build_info)."""
     try:
@@ -92,6 +108,7 @@ def build_app(rt: Runtime, bootstrap: str, secured: bool = True) -> faust.App:
         producer_linger_ms=s.producer_linger_ms,
     )
     quiet_libraries(s.log_level)
+    without_monitor_sensor(app)
     rt.metrics.describe(build_version(), rt.policy.version)
     registered = register_agents(app, rt)
     register_review_routes(app, rt, registered.review_queue, registered.send)

@@ -26,7 +26,8 @@ GC_THRESHOLDS = (50_000, 20, 100)  # the worker's collector: see run_worker (ben
 
 def prepare(conn: Connection, settings: Settings) -> None:
     """Create every topic with the project's partition count; on Tansu, correct its end offsets; keep the records
-    a rebalance would make Faust drop (pipeline/kafka/rebalance_fix.py)."""
+    a rebalance would make Faust drop (pipeline/kafka/rebalance_fix.py); tables without RocksDB's write-ahead log
+    unless JOURNEY_STATE_WAL (pipeline/worker/unlogged_tables.py)."""
     asyncio.run(ensure_topics(conn.bootstrap, topic_specs(settings.partitions), settings.replication_factor,
                               conn.security))
     if conn.tansu:
@@ -38,6 +39,9 @@ def prepare(conn: Connection, settings: Settings) -> None:
 
     install_fetch_wait(settings.fetch_wait_for(conn.tansu))
     install_rebalance_fix()
+    from pipeline.worker import unlogged_tables
+
+    unlogged_tables.install(settings.state_wal)
 
 
 def check_web_access(settings: Settings) -> None:

@@ -79,3 +79,10 @@ def test_the_history_table_exists_only_when_the_setting_keeps_records_and_needs_
     on, off = app_for(tmp_path), app_for(tmp_path / "off", explorer_history=0)
     assert "customer-history" in on.tables and "customer-history" not in off.tables
     assert {a.name for a in on.agents.values()} == {a.name for a in off.agents.values()}
+
+
+def test_faust_monitor_is_no_sensor_once_the_app_starts(tmp_path: Path) -> None:
+    app = app_for(tmp_path)
+    app.on_init_dependencies()  # what starting the app calls first
+    assert app.monitor not in set(app.sensors)
+    assert app.monitor is not None  # Faust's consumer still reports to it directly

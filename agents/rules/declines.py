@@ -10,9 +10,10 @@ a code never needs a new branch here. Pure: pipeline.policies reads the file and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
+from agents.rules.dataclass_replace import replace
 from agents.rules.events import PaymentFailed
 from agents.rules.timeunits import HOUR_MS
 

@@ -14,8 +14,9 @@ key and timestamp: there is no value to decode). Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from agents.rules.dataclass_replace import replace
 from agents.rules.dunning.state import DunningState
 from agents.rules.ledger import Ledger
 from agents.rules.profile import CustomerProfile

@@ -14,9 +14,10 @@ id starts afresh). Pure: no I/O.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from operator import itemgetter
 
+from agents.rules.dataclass_replace import replace
 from agents.rules.events import IdentityErased, IdentityLinked, LinkKind
 
 STRONG_KINDS = frozenset({"device", "card", "email"})

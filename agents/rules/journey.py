@@ -19,10 +19,11 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from agents.rules import checkout, dunning, erasure, ledger, profile, refunds, reviews
+from agents.rules.dataclass_replace import replace
 from agents.rules.declines import classify
 from agents.rules.dunning import experiments
 from agents.rules.erasure import ErasureRequested

@@ -12,9 +12,10 @@ names any more is left empty (FREE) for the next new key, so adding or dropping 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
+from agents.rules.dataclass_replace import replace
 from agents.rules.events import Initiator, Outcome, PaymentAttempted
 from agents.rules.identity import identifier
 

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import base64
 import hmac
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from agents.rules.dataclass_replace import replace
 
 DEV_KEY = b"dev-only-pseudonym-secret"  # noqa: S105 (public on purpose: a worker on a real cluster refuses it)
 

@@ -11,8 +11,7 @@ DueAction and `on_due` fires each at most once. Outputs are DunningStep (topic `
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from agents.rules.dataclass_replace import replace
 from agents.rules.declines import NETWORK_ALIASES, DeclineInfo
 from agents.rules.dunning.policy import DunningPolicy
 from agents.rules.dunning.reminders import plan_reminder, send_reminder

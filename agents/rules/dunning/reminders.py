@@ -8,8 +8,7 @@ and the offer budget, and schedules the next one. Pure.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from agents.rules.dataclass_replace import replace
 from agents.rules.declines import DeclineInfo
 from agents.rules.dunning import notify
 from agents.rules.dunning.offers import OfferAsk, OfferGrant, choose_offer, remember_grant

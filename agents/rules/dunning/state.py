@@ -10,8 +10,9 @@ the input's id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
+from agents.rules.dataclass_replace import replace
 from agents.rules.dunning.offers import OfferGrant
 from agents.rules.dunning.policy import DunningPolicy
 from agents.rules.dunning.retries import CardAttempt

@@ -10,8 +10,9 @@ payment made with it succeeded. A DeviceSeen or a failed attempt only records th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from agents.rules.dataclass_replace import replace
 from agents.rules.declines import DeclineInfo
 from agents.rules.events import (
     AuthenticationResult,

@@ -7,8 +7,9 @@ currency (`Money`) and converted to EUR only at decision time, with the policy's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from agents.rules.dataclass_replace import replace
 from agents.rules.timeunits import DAY_MS
 
 MAX_SEEN = 20  # devices, IPs, countries, addresses, cards, methods: the most recently used ones

@@ -6,9 +6,10 @@ Other rule families ask `is_refund_abuser` before they make offers or promise in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Self
 
+from agents.rules.dataclass_replace import replace
 from agents.rules.events import (
     Chargeback,
     InputEvent,

@@ -8,8 +8,9 @@ holds for the customer (`OpenReviews`), so the explorer lists every case without
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from agents.rules.dataclass_replace import replace
 from agents.rules.events import AccountFlagged, Reason, ReviewVerdict
 from agents.rules.reviews.policy import ReviewPolicy
 

@@ -23,13 +23,15 @@ def restored() -> Iterator[None]:
     unlogged_tables.uninstall()
 
 
-def _killed_after_put(path: Path, wal: bool) -> None:
-    """A process that opens a table partition as the worker does, writes one value and is SIGKILLed."""
+def _killed_after_put(path: Path, *installs: bool) -> None:
+    """A process that installs the option as given (the last call wins), opens a table partition as the worker
+    does, writes one value and is SIGKILLed."""
     code = textwrap.dedent(f"""
         import os, signal
         from faust.stores.rocksdb import RocksDBOptions
         from pipeline.worker import unlogged_tables
-        unlogged_tables.install({wal!r})
+        for wal in {installs!r}:
+            unlogged_tables.install(wal)
         db = RocksDBOptions().open({str(path)!r})
         db.put(b"customer", b"state")
         os.kill(os.getpid(), signal.SIGKILL)
@@ -48,12 +50,12 @@ def _read(path: Path) -> bytes | None:
 
 
 def test_a_killed_worker_loses_its_unflushed_writes_without_the_log(tmp_path: Path) -> None:
-    _killed_after_put(tmp_path / "t-0.db", wal=False)
+    _killed_after_put(tmp_path / "t-0.db", False)
     assert _read(tmp_path / "t-0.db") is None  # recovery reads it back from the changelog
 
 
 def test_with_the_log_a_killed_worker_keeps_them(tmp_path: Path) -> None:
-    _killed_after_put(tmp_path / "t-0.db", wal=True)
+    _killed_after_put(tmp_path / "t-0.db", True)
     assert _read(tmp_path / "t-0.db") == b"state"
 
 
@@ -74,9 +76,15 @@ def test_off_by_default_and_on_with_the_setting() -> None:
 
 
 def test_install_is_idempotent_and_the_last_call_wins(tmp_path: Path) -> None:
+    _killed_after_put(tmp_path / "a-0.db", False, True)
+    assert _read(tmp_path / "a-0.db") == b"state"  # the log is on again
+    _killed_after_put(tmp_path / "b-0.db", True, False)
+    assert _read(tmp_path / "b-0.db") is None
+
+
+def test_uninstall_restores_fausts_own_method() -> None:
+    original = RocksDBOptions.open
     unlogged_tables.install(False)
-    unlogged_tables.install(True)
-    db = RocksDBOptions().open(tmp_path / "t-0.db")
-    db.close()
+    assert RocksDBOptions.open is not original
     unlogged_tables.uninstall()
-    assert RocksDBOptions.open.__name__ == "open"  # Faust's own method again
+    assert RocksDBOptions.open is original

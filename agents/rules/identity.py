@@ -82,9 +82,21 @@ def link(
     )
 
 
-def changes(node: IdentityNode | None, customer_id: str, at: int, kind: LinkKind) -> bool:
-    """Would a link of this kind change the node? A "seen" of a customer the node shows recently changes nothing."""
-    if kind != "seen" or node is None:
+SIGHTED_KINDS = frozenset({*STRONG_KINDS, "addr"})
+"""Identifier kinds a sighting (a "seen" link) is recorded on: the strong kinds, whose customers tie accounts
+together, and shipping addresses, which the refund rules count as weak links. Not IPs: no rule reads who was seen
+on an IP (one IP is shared by everyone behind a carrier's or an office's gateway), only the chargebacks on it, so
+a sighting writes no IP node and a hot IP costs no link, index write or changelog record per attempt."""
+
+
+def changes(ident: str, node: IdentityNode | None, customer_id: str, at: int, kind: LinkKind) -> bool:
+    """Would a link of this kind change what the rules read from the identifier's node? A "seen" changes nothing
+    on an identifier of a kind sightings are not recorded on, nor on a node that shows the customer recently."""
+    if kind != "seen":
+        return True
+    if kind_of(ident) not in SIGHTED_KINDS:
+        return False
+    if node is None:
         return True
     last = next((t for c, t in node.customers if c == customer_id), None)
     return last is None or at - last > SEEN_REFRESH_MS

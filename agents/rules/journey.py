@@ -332,5 +332,5 @@ def _apply(
 def _link(nodes: Mapping[str, IdentityNode], idents: tuple[str, ...], customer_id: str, at: int, kind: LinkKind,
           source_event_id: str, reason: str | None = None, ref: str | None = None) -> IdentityLinked | None:
     """The event's one link, naming only the identifiers whose node it changes (None when it changes nothing)."""
-    changed = tuple(i for i in idents if changes(nodes.get(i), customer_id, at, kind))
+    changed = tuple(i for i in idents if changes(i, nodes.get(i), customer_id, at, kind))
     return link(changed, customer_id, at, kind, source_event_id, reason, ref)

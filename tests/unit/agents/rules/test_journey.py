@@ -7,7 +7,15 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from agents.rules.events import DueAction, IdentityLinked, PaymentAttempted, PaymentFailed, PaymentSucceeded
+from agents.rules.events import (
+    Chargeback,
+    DeviceSeen,
+    DueAction,
+    IdentityLinked,
+    PaymentAttempted,
+    PaymentFailed,
+    PaymentSucceeded,
+)
 from agents.rules.identity import MAX_CUSTOMERS, MAX_MARKS, apply_link, merge
 from agents.rules.journey import Context, CustomerState, handle, remembered_id
 from agents.rules.replay import compare, replay, transitions
@@ -66,6 +74,27 @@ def test_an_attempt_links_its_identifiers_for_the_index_in_one_record() -> None:
     ps = CTX.pseudonyms
     assert len(step.links) == 1
     assert set(step.links[0].identifiers) == {ps.identifier("device", "d1"), ps.identifier("card", "card-1")}
+
+
+def test_a_sighting_links_no_ip_and_a_chargeback_marks_it() -> None:
+    """No rule reads who was seen on an IP, only the chargebacks on it: a hot IP costs no link per attempt."""
+    ps = CTX.pseudonyms
+    ip = ps.identifier("ip", "192.0.2.10")
+    seen = replace(attempt(), ip="192.0.2.10", shipping_address_id="addr-1")
+    step = handle(None, seen, {}, POLICY, CTX)
+    assert [r.kind for r in step.links] == ["seen"]
+    assert set(step.links[0].identifiers) == {ps.identifier("device", "d1"), ps.identifier("card", "card-1"),
+                                              ps.identifier("addr", "addr-1")}
+    device = DeviceSeen(event_id="d-1", customer_id="c1", occurred_at=T0, device_id="d2", ip="192.0.2.10",
+                        ip_country="GB", user_agent="ua")
+    assert [r.identifiers for r in handle(None, device, {}, POLICY, CTX).links] == [(ps.identifier("device", "d2"),)]
+    only_ip = replace(seen, event_id="a9", payment_id="p9", device_id=None, card_fingerprint=None,
+                      shipping_address_id=None)
+    assert handle(None, only_ip, {}, POLICY, CTX).links == ()
+    charged = Chargeback(event_id="cb-1", customer_id="c1", occurred_at=T0 + HOUR, payment_id="p1",
+                         reason="fraudulent", amount_minor=5_000)
+    marked = handle(step.state, charged, {}, POLICY, CTX).links
+    assert [r.kind for r in marked] == ["chargeback"] and ip in marked[0].identifiers
 
 
 def test_a_link_that_changes_no_node_is_not_sent() -> None:

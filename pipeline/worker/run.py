@@ -27,18 +27,21 @@ GC_THRESHOLDS = (50_000, 20, 100)  # the worker's collector: see run_worker (ben
 def prepare(conn: Connection, settings: Settings) -> None:
     """Create every topic with the project's partition count; on Tansu, correct its end offsets; keep the records
     a rebalance would make Faust drop (pipeline/kafka/rebalance_fix.py); tables without RocksDB's write-ahead log
-    unless JOURNEY_STATE_WAL (pipeline/worker/unlogged_tables.py)."""
+    unless JOURNEY_STATE_WAL (pipeline/worker/unlogged_tables.py); fetched messages handed over without a task each
+    (pipeline/kafka/eager_wait.py)."""
     asyncio.run(ensure_topics(conn.bootstrap, topic_specs(settings.partitions), settings.replication_factor,
                               conn.security))
     if conn.tansu:
         from pipeline.kafka.tansu_fix import install_end_offsets_fix
 
         install_end_offsets_fix(conn.bootstrap)
+    from pipeline.kafka.eager_wait import install_eager_wait
     from pipeline.kafka.fetch_wait import install_fetch_wait
     from pipeline.kafka.rebalance_fix import install_rebalance_fix
 
     install_fetch_wait(settings.fetch_wait_for(conn.tansu))
     install_rebalance_fix()
+    install_eager_wait()
     from pipeline.worker import unlogged_tables
 
     unlogged_tables.install(settings.state_wal)

@@ -18,8 +18,9 @@ dicts and a recording producer.
    `review-queue`: their open review cases; `customer-history`: the explorer's records, agents/history.py), so an
    index is never ahead of the state it derives from either; each erased customer's state, due-index, review-queue
    and history entries are deleted (a tombstone in each changelog);
-5. Faust acks the batch's messages when this returns; offsets are committed after that, and Faust flushes the
-   producer (so the changelog records of step 4) before it commits.
+5. the agent hands the changelog records of step 4 to the producer (agents/direct_tables.py) and acks the
+   batch's messages; offsets are committed after that, and Faust flushes the producer (so those changelog
+   records) before it commits.
 
 Events held for event-time alignment (agents/alignment.py) are neither processed nor acknowledged until released.
 The progress marks of a batch (agents/progress.py) go out with the next delivery, behind the batch's links.

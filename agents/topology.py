@@ -45,6 +45,7 @@ from agents.customer_events import (
     Send,
     node_cache,
 )
+from agents.direct_tables import DirectChangelogs
 from agents.due_timer import CatchUp, DueTimer
 from agents.history import History
 from agents.identity_index import IdentityIndex
@@ -92,21 +93,24 @@ def bind(msg: Incoming) -> None:
 def register_agents(app: faust.App, rt: Runtime) -> Registered:
     s = rt.settings
     raw: dict[str, Any] = {"key_type": str, "value_type": bytes, "default": None}  # the app's serializer is raw
-    customers = _table(app, "customer-state", **raw)
-    due_index = _table(app, "due-index", **raw)  # customer id -> their next due time, as decimal ASCII
-    nodes = node_cache()  # identity nodes kept decoded, shared by the index table's joins and both agents
-    identities = _merging_global_table(app, "identity-index", NodeJoins(nodes), _raw_node, **raw)
-    # customer id -> their open review cases; written only by the owner of the customer's partition
-    review_queue = _table(app, "review-queue", is_global=True, **raw)
 
     async def send(topic: str, key: bytes, value: bytes, headers: Headers | None, partition: int | None) -> Any:
         return await app.producer.send(topic, key, value, partition, None, headers)
+
+    changelogs = DirectChangelogs(send)  # the customer agent's table writes (agents/direct_tables.py)
+    customers = _table(app, "customer-state", direct=changelogs, **raw)
+    # customer id -> their next due time, as decimal ASCII
+    due_index = _table(app, "due-index", direct=changelogs, **raw)
+    nodes = node_cache()  # identity nodes kept decoded, shared by the index table's joins and both agents
+    identities = _merging_global_table(app, "identity-index", NodeJoins(nodes), _raw_node, **raw)
+    # customer id -> their open review cases; written only by the owner of the customer's partition
+    review_queue = _table(app, "review-queue", is_global=True, direct=changelogs, **raw)
 
     producer = Producer(send, on_retry=rt.metrics.send_retries.inc, push=lambda: faust_push(app))
     catch_up = CatchUp(highwater=_highwater(app), start=_start(app), processed={})
     aligner = Aligner(s.align_max_hold_s, s.align_max_held, ALIGNED,
                       on_forced=lambda why: rt.metrics.align_forced.labels(why).inc())
-    kept = history(app, rt)
+    kept = history(app, rt, changelogs)
     customer_events = CustomerEvents(rt, customers, due_index, identities, producer, bind, aligner, catch_up.read_up,
                                      review_queue, kept, nodes)
     catch_up.processed = customer_events.processed
@@ -114,6 +118,7 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
     streams: list[Any] = []
 
     async def ack(done: list[Incoming]) -> None:
+        await changelogs.send_pending()  # the batch's table writes, before its messages are acknowledged
         for msg in done:
             await streams[0].ack(msg.source)
 
@@ -206,12 +211,12 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
     return Registered(review_queue=review_queue, send=send, histories=None if kept is None else kept.histories)
 
 
-def history(app: faust.App, rt: Runtime) -> History | None:
+def history(app: faust.App, rt: Runtime, direct: DirectChangelogs | None = None) -> History | None:
     """The `customer-history` table, kept by the customer agent (None when JOURNEY_EXPLORER_HISTORY is 0)."""
     limit = rt.settings.explorer_history
     if limit <= 0:
         return None
-    histories = _table(app, "customer-history", key_type=str, value_type=bytes, default=None)
+    histories = _table(app, "customer-history", key_type=str, value_type=bytes, default=None, direct=direct)
     return History(histories, limit, redactor(rt))
 
 
@@ -289,9 +294,11 @@ def _tp(tp: TP) -> Any:
     return FaustTP(tp[0], tp[1])
 
 
-def _table(app: faust.App, name: str, *, is_global: bool = False, **kwargs: Any) -> Any:
+def _table(app: faust.App, name: str, *, is_global: bool = False, direct: DirectChangelogs | None = None,
+           **kwargs: Any) -> Any:
     """A table (a global one with `is_global`) whose `get` reads its store once: Faust's, through mode's
-    FastUserDict, asks the store whether it holds the key and then reads it, two RocksDB reads per look-up."""
+    FastUserDict, asks the store whether it holds the key and then reads it, two RocksDB reads per look-up. With
+    `direct`, writes skip Faust's per-write machinery (agents/direct_tables.py)."""
     from faust import GlobalTable, Table
 
     class OneReadTable(GlobalTable if is_global else Table):  # type: ignore[misc]
@@ -301,6 +308,14 @@ def _table(app: faust.App, name: str, *, is_global: bool = False, **kwargs: Any)
                 return self.data[key]  # the store raises KeyError for a key it does not hold
             except KeyError:
                 return default
+
+        def __setitem__(self, key: Any, value: Any) -> None:
+            if direct is None or value is None or not direct.write(self, key, value):
+                super().__setitem__(key, value)
+
+        def __delitem__(self, key: Any) -> None:
+            if direct is None or not direct.write(self, key, None):
+                super().__delitem__(key)
 
     if is_global:  # as app.GlobalTable makes one: other workers' changes applied as they come
         kwargs.update(is_global=True, standby_buffer_size=1)

@@ -37,10 +37,10 @@ Send = Callable[..., Awaitable[Any]]
 class DirectChangelogs:
     """The changelog records of direct table writes, queued until `send_pending`."""
 
-    def __init__(self, send: Send) -> None:
-        self._send = send
+    def __init__(self, send: Send, on_failed: Callable[[], object] | None = None) -> None:
+        self._send, self._on_failed = send, on_failed
         self.pending: list[tuple[Any, str, bytes, bytes | None, int]] = []  # (store, topic, key, value, partition)
-        self.failed = 0  # changelog records whose delivery failed (logged; Faust's own path only logs them too)
+        self.failed = 0  # changelog records whose delivery failed (logged and counted, not retried: see _delivered)
 
     def write(self, table: Any, key: Any, value: bytes | None) -> bool:
         """Write `table[key] = value` (None: delete) directly; False when the table's store is not RocksDB (then
@@ -75,7 +75,11 @@ class DirectChangelogs:
 
     def _delivered(self, store: Any, topic: str, partition: int, future: Any) -> None:
         if future.cancelled() or future.exception() is not None:
+            # not retried: a later write of the same key may already be on its way, and a retried older record
+            # landing after it would make the changelog end on the stale value (Faust's own path does not retry)
             self.failed += 1
+            if self._on_failed is not None:
+                self._on_failed()
             log.error("a changelog record of %s[%d] was not delivered: %r", topic, partition,
                       None if future.cancelled() else future.exception())
             return

@@ -97,7 +97,8 @@ def register_agents(app: faust.App, rt: Runtime) -> Registered:
     async def send(topic: str, key: bytes, value: bytes, headers: Headers | None, partition: int | None) -> Any:
         return await app.producer.send(topic, key, value, partition, None, headers)
 
-    changelogs = DirectChangelogs(send)  # the customer agent's table writes (agents/direct_tables.py)
+    # the customer agent's table writes (agents/direct_tables.py)
+    changelogs = DirectChangelogs(send, rt.metrics.changelog_failures.inc)
     customers = _table(app, "customer-state", direct=changelogs, **raw)
     # customer id -> their next due time, as decimal ASCII
     due_index = _table(app, "due-index", direct=changelogs, **raw)

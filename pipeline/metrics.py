@@ -64,6 +64,10 @@ class Metrics:
         # Records whose delivery failed and was retried (the partition waits; nothing is skipped).
         self.send_retries = Counter("journey_send_retries", "Output records sent again after a failed delivery",
                                     registry=r)
+        # Table changelog records the broker did not take (agents/direct_tables.py): the local table is ahead of its
+        # changelog until the key is written again, so a worker rebuilt from the changelog would miss that write.
+        self.changelog_failures = Counter("journey_changelog_failures", "Table changelog records not delivered",
+                                          registry=r)
         # Messages not yet processed per input partition: fetch high watermark minus the next offset to process.
         self.consumer_lag = Gauge("journey_consumer_lag", "Messages behind the high watermark",
                                   ["topic", "partition"], registry=r)

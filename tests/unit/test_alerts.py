@@ -61,6 +61,10 @@ CASES = [
     case({f'journey_events_total{{{WORKER},topic="payments",type="PaymentAttempted"}}': "0+10x40",
           f'journey_decisions_total{{{WORKER},outcome="approve",sca_strategy="none"}}': "0+10x40"},
          silent("JourneyNoDecisions", "30m")),
+    case({f"journey_changelog_failures_total{{{WORKER}}}": "0 0 0 0 2 2x30"},
+         silent("JourneyChangelogWritesFailing", "3m"),
+         fires("JourneyChangelogWritesFailing", "6m", instance="w0"),
+         silent("JourneyChangelogWritesFailing", "25m")),
     case({f"journey_rebalances_total{{{WORKER}}}": "1 1 1 2 3 4 5 6 7 8 9 10 11 12"},
          silent("JourneyRebalanceStorm", "4m"), fires("JourneyRebalanceStorm", "12m")),
 ]

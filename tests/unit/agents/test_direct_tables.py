@@ -102,14 +102,16 @@ async def test_a_delete_removes_the_key_and_sends_a_tombstone(table: Any) -> Non
 
 
 async def test_a_failed_delivery_is_counted_and_persists_no_offset(tmp_path: Path) -> None:
-    direct = DirectChangelogs(Sent(fail=True))
+    counted: list[int] = []
+    direct = DirectChangelogs(Sent(fail=True), on_failed=lambda: counted.append(1))
     t = _table(app_with(tmp_path, "rocksdb://"), "due-index", direct=direct, key_type=str, value_type=bytes,
                default=None)
     event = bind(1)
     t["c"] = b"123"
     await direct.send_pending()
     await asyncio.sleep(0)
-    assert direct.failed == 1 and t.data.persisted_offset(TP(t.changelog_topic.get_topic_name(), 1)) is None
+    assert direct.failed == 1 and counted == [1]
+    assert t.data.persisted_offset(TP(t.changelog_topic.get_topic_name(), 1)) is None
     assert event is not None
 
 

@@ -31,7 +31,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Send = Callable[..., Awaitable[Any]]
-"""send(topic, key, value, headers, partition) -> a future resolving to the record's metadata once delivered."""
+"""send(topic, key, value, headers, partition) -> a future resolving to the record's metadata once delivered; as
+agents/customer_events.py `Send`, but a value may be None (a tombstone)."""
 
 
 class DirectChangelogs:
@@ -41,6 +42,7 @@ class DirectChangelogs:
         self._send, self._on_failed = send, on_failed
         self.pending: list[tuple[Any, str, bytes, bytes | None, int]] = []  # (store, topic, key, value, partition)
         self.failed = 0  # changelog records whose delivery failed (logged and counted, not retried: see _delivered)
+        self._topics: dict[str, str] = {}  # table name -> its changelog topic
 
     def write(self, table: Any, key: Any, value: bytes | None) -> bool:
         """Write `table[key] = value` (None: delete) directly; False when the table's store is not RocksDB (then
@@ -63,7 +65,10 @@ class DirectChangelogs:
         else:
             store._db_for_partition(partition).put(raw, value)
             store._key_index[raw] = partition
-        self.pending.append((store, table.changelog_topic.get_topic_name(), raw, value, partition))
+        topic = self._topics.get(table.name)
+        if topic is None:
+            topic = self._topics[table.name] = table.changelog_topic.get_topic_name()
+        self.pending.append((store, topic, raw, value, partition))
         return True
 
     async def send_pending(self) -> None:

@@ -54,7 +54,7 @@ def app_with(tmp_path: Path, store: str) -> faust.App:
 def bind(partition: int) -> Event:
     event = Event(Message("payments", partition))
     _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
-    return event  # the caller keeps it alive: the context holds a weak reference
+    return event  # the caller keeps it alive (`_alive`): the context holds a weak reference
 
 
 @pytest.fixture
@@ -68,14 +68,14 @@ def table(tmp_path: Path) -> Any:
 
 
 async def test_a_write_lands_in_the_partitions_database_with_fausts_key_bytes(table: Any) -> None:
-    event = bind(2)
+    _alive = bind(2)
     table["cust-1"] = b"state-bytes"
     store = table.data
     raw = store._encode_key("cust-1")
     assert raw == b'"cust-1"'  # Faust's JSON key, the one its own writes and changelog records use
     assert store._db_for_partition(2).get(raw) == b"state-bytes"
     assert store._db_for_partition(1).get(raw) is None
-    assert table.get("cust-1") == b"state-bytes" and event is not None
+    assert table.get("cust-1") == b"state-bytes"
     topic = table.changelog_topic.get_topic_name()
     assert topic == "direct-test-customer-state-changelog"
     assert table.direct.pending == [(store, topic, raw, b"state-bytes", 2)]
@@ -83,21 +83,21 @@ async def test_a_write_lands_in_the_partitions_database_with_fausts_key_bytes(ta
 
 
 async def test_send_pending_hands_over_every_record_and_persists_its_offset(table: Any) -> None:
-    event = bind(3)
+    _alive = bind(3)
     table["a"] = b"1"
     table["b"] = b"2"
     await table.direct.send_pending()
     topic = table.changelog_topic.get_topic_name()
     assert [(r[1], r[2], r[4]) for r in table.sent.records] == [(b'"a"', b"1", 3), (b'"b"', b"2", 3)]
     await asyncio.sleep(0)  # done callbacks run on the next loop iteration
-    assert table.data.persisted_offset(TP(topic, 3)) == 41 and table.direct.pending == [] and event is not None
+    assert table.data.persisted_offset(TP(topic, 3)) == 41 and table.direct.pending == []
 
 
 async def test_a_delete_removes_the_key_and_sends_a_tombstone(table: Any) -> None:
-    event = bind(0)
+    _alive = bind(0)
     table["gone"] = b"x"
     del table["gone"]
-    assert table.get("gone") is None and event is not None
+    assert table.get("gone") is None
     assert [r[3] for r in table.direct.pending] == [b"x", None]
 
 
@@ -106,13 +106,12 @@ async def test_a_failed_delivery_is_counted_and_persists_no_offset(tmp_path: Pat
     direct = DirectChangelogs(Sent(fail=True), on_failed=lambda: counted.append(1))
     t = _table(app_with(tmp_path, "rocksdb://"), "due-index", direct=direct, key_type=str, value_type=bytes,
                default=None)
-    event = bind(1)
+    _alive = bind(1)
     t["c"] = b"123"
     await direct.send_pending()
     await asyncio.sleep(0)
     assert direct.failed == 1 and counted == [1]
     assert t.data.persisted_offset(TP(t.changelog_topic.get_topic_name(), 1)) is None
-    assert event is not None
 
 
 async def test_a_write_outside_of_a_bound_event_is_refused(table: Any) -> None:

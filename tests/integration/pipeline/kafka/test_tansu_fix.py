@@ -74,6 +74,32 @@ def test_the_workaround_keeps_an_empty_partition_at_zero(broker: EmbeddedBroker)
     assert asyncio.run(run()) == {TopicPartition("empty", 0): 0}
 
 
+
+@pytest.mark.parametrize("records", [0, 10])
+def test_an_end_reported_past_what_any_fetch_reads_is_lowered_to_the_high_watermark(
+        broker: EmbeddedBroker, records: int, caplog: pytest.LogCaptureFixture) -> None:
+    """Tansu once reported end offset 1 for partitions no fetch could read a record from (a restarted worker's
+    first writes; the fetch high watermark stayed 0): recovery waited for that record forever. The report here is
+    made up, as high as that one; what the broker holds is real."""
+    topic = f"phantom-{records}"
+    tp = TopicPartition(topic, 0)
+
+    async def run() -> dict[TopicPartition, int]:
+        await ensure_topics(broker.bootstrap, {topic: 1})
+        if records:
+            producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+            await producer.start()
+            try:
+                for i in range(records):
+                    await producer.send_and_wait(topic, f"v{i}".encode(), partition=0)
+            finally:
+                await producer.stop()
+        return await true_end_offsets(broker.bootstrap, {tp: records + 1})
+
+    with caplog.at_level(logging.WARNING, logger="pipeline.kafka.tansu_fix"):
+        assert asyncio.run(run()) == {tp: records}
+    assert f"{topic}[0] ({records + 1} > {records})" in caplog.text
+
 @pytest.fixture
 def quiet_faust(caplog: pytest.LogCaptureFixture) -> None:
     for name in ("faust", "mode", "aiokafka"):

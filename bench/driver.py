@@ -31,6 +31,9 @@ class SystemFailed(Exception):
     """The system under test died or never answered."""
 
 
+IDLE = "idle"  # the phase that sends nothing
+
+
 @dataclass
 class Phase:
     name: str
@@ -50,6 +53,10 @@ class Phase:
     @property
     def per_second(self) -> float:
         return self.received / self.seconds if self.seconds > 0 else 0.0
+
+    def cpu_share(self, broker: bool = False) -> float:
+        """CPU used over the phase as a share of one core."""
+        return (self.cpu_broker_s if broker else self.cpu_system_s) / self.seconds if self.seconds > 0 else 0.0
 
     def cpu_ms_per_event(self, broker: bool = False) -> float:
         return (self.cpu_broker_s if broker else self.cpu_system_s) * 1000 / self.sent if self.sent else 0.0
@@ -182,6 +189,17 @@ class Driver:
             if self._cpu()[0] - before < busy_share:
                 break
         return time.monotonic() - started
+
+    async def idle(self, seconds: float) -> Phase:
+        """Send nothing for `seconds`: the CPU a system and the broker spend when no event arrives (polling,
+        timers, progress marks), which every event at a moderate rate also carries."""
+        phase = Phase(IDLE, sent=0, expected=0)
+        cpu0, t0 = self._cpu(), time.perf_counter()
+        await asyncio.sleep(seconds)
+        cpu1 = self._cpu()
+        phase.seconds = time.perf_counter() - t0
+        phase.cpu_system_s, phase.cpu_broker_s = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+        return phase
 
     async def burst(self, name: str, events: Sequence[Any], timeout: float,
                     progress: Callable[[int], None]) -> Phase:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from bench.driver import Phase
+from bench.driver import IDLE, Phase
 from bench.systems import System
 
 ATTEMPTS, SIM = "attempts burst", "sim burst"
@@ -47,7 +47,7 @@ def summary_rows(results: Sequence[Result], rates: Sequence[int]) -> tuple[list[
     heads = ["system", "burst dec/s", "CPU ms/ev system", "CPU ms/ev broker", "sim mix ev/s"]
     for r in rates:
         heads += [f"p50 ms @{r}/s", f"p99 ms @{r}/s"]
-    heads += ["state B mean", "state B max"]
+    heads += ["state B mean", "state B max", "idle CPU % system", "idle CPU % broker"]
     rows = []
     for res in results:
         if not res.phases:
@@ -62,6 +62,8 @@ def summary_rows(results: Sequence[Result], rates: Sequence[int]) -> tuple[list[
             row += [_ms(p.percentile(0.5)) if p else "-", _ms(p.percentile(0.99)) if p else "-"]
         sizes = res.state_sizes
         row += [_num(statistics.fmean(sizes)) if sizes else "-", _num(max(sizes)) if sizes else "-"]
+        idle = res.phases.get(IDLE)
+        row += [_num(100 * idle.cpu_share(), 1) if idle else "-", _num(100 * idle.cpu_share(True), 1) if idle else "-"]
         rows.append(row)
     return heads, rows
 
@@ -72,6 +74,8 @@ def detail_rows(results: Sequence[Result]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for res in results:
         for p in res.phases.values():
+            if p.name == IDLE:  # no events: its CPU is in the summary, as a share of a core
+                continue
             rows.append([res.system.label, p.name, f"{p.sent:,}", f"{p.received:,}/{p.expected:,}", f"{p.seconds:.2f}",
                          _num(p.per_second), _num(p.cpu_ms_per_event(), 3), _num(p.cpu_ms_per_event(True), 3)])
     return heads, rows

@@ -36,6 +36,9 @@ def test_quick_bench_prints_numbers_for_each_system_and_leaves_no_process_runnin
         assert all(float(c.replace(",", "")) > 0 for c in (burst, sim, *latencies)), cells
     loop_state = _summary_cells(run.stdout, LABELS[1])[9:11]
     assert all(float(c.replace(",", "")) > 0 for c in loop_state)  # the loop reports its states' sizes
+    for label in LABELS:  # at rest the broker still answers the polls of the system and of the measuring consumer
+        idle_system, idle_broker = (float(c) for c in _summary_cells(run.stdout, label)[11:13])
+        assert idle_system >= 0 and idle_broker > 0, _summary_cells(run.stdout, label)
 
     data = json.loads(results.read_text())
     assert {r["system"] for r in data["results"]} == {"passthrough", "loop"}

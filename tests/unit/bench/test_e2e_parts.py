@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from bench.driver import Phase, percentile
 from bench.procs import cpu_seconds, descendants
 from bench.report import markdown_table
@@ -63,3 +65,9 @@ def test_the_targets_are_computed_from_the_run() -> None:
     assert rows["stretch: within 2x of the plain-loop ceiling"] == ("1.7x (2,500/s)", "yes")
     assert rows["state mean <= 2 KB, max <= 8 KB (sim population)"][1] == "no"
     assert target_rows([Result(SYSTEMS["loop"], {ATTEMPTS: burst(2_500)})])[1] == [], "no worker: nothing to judge"
+
+
+def test_a_phase_s_cpu_share_is_per_core_and_per_second() -> None:
+    idle = Phase("idle", sent=0, expected=0, seconds=4.0, cpu_system_s=1.0, cpu_broker_s=0.2)
+    assert idle.cpu_share() == 0.25 and idle.cpu_share(broker=True) == pytest.approx(0.05)
+    assert idle.cpu_ms_per_event() == 0.0 and Phase("idle", sent=0, expected=0).cpu_share() == 0.0

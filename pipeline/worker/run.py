@@ -39,7 +39,7 @@ def prepare(conn: Connection, settings: Settings) -> None:
     from pipeline.kafka.fetch_wait import install_fetch_wait
     from pipeline.kafka.rebalance_fix import install_rebalance_fix
 
-    install_fetch_wait(settings.fetch_wait_for(conn.tansu))
+    install_fetch_wait(settings.fetch_wait_for(conn.tansu), settings.fetch_idle_wait_for(conn.tansu))
     install_rebalance_fix()
     install_eager_wait()
     from pipeline.worker import unlogged_tables

@@ -14,9 +14,11 @@ every assigned partition (about 40): a resting worker used 16-19% of a core and 
 idle phase), most of it polling. Once no fetch has returned a record for QUIET_S, the fetcher asks with `idle_ms`
 instead (`IdleWait`), and goes back to `ms` with the first fetch that returns one: measured at rest, 13% and 13%
 with 100 ms. QUIET_S is shorter than the progress heartbeats (agents/progress.py, every 0.67 s by default), which
-a resting worker also reads; on Tansu the first record after a rest waits up to about idle_ms / 2 more. The wait is read by aiokafka's
-Fetcher each time it builds a request (`Fetcher._fetch_max_wait_ms`), so after the consumer has started, its
-fetcher's `_proc_fetch_request` is wrapped to set it from the answer: that one fetcher, no class is patched.
+a resting worker also reads; on Tansu the first record after a rest waits up to about idle_ms / 2 more.
+
+The wait is read by aiokafka's Fetcher each time it builds a request (`Fetcher._fetch_max_wait_ms`), so after the
+consumer has started, its fetcher's `_proc_fetch_request` is wrapped to set it from the answer: that one fetcher, no
+class is patched.
 """
 
 from __future__ import annotations

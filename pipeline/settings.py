@@ -234,7 +234,7 @@ class Settings:
         return 10 if tansu else 1500
 
     def fetch_idle_wait_for(self, tansu: bool) -> int:
-        """The fetch wait once the consumer has been quiet for a second (see fetch_idle_wait_ms), never below the
+        """The fetch wait once no fetch has returned a record for 250 ms (see fetch_idle_wait_ms), never below the
         busy one."""
         busy = self.fetch_wait_for(tansu)
         if self.fetch_idle_wait_ms is not None:

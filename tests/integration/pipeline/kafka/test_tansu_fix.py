@@ -74,7 +74,6 @@ def test_the_workaround_keeps_an_empty_partition_at_zero(broker: EmbeddedBroker)
     assert asyncio.run(run()) == {TopicPartition("empty", 0): 0}
 
 
-
 @pytest.mark.parametrize("records", [0, 10])
 def test_an_end_reported_past_what_any_fetch_reads_is_lowered_to_the_high_watermark(
         broker: EmbeddedBroker, records: int, caplog: pytest.LogCaptureFixture) -> None:
@@ -99,6 +98,7 @@ def test_an_end_reported_past_what_any_fetch_reads_is_lowered_to_the_high_waterm
     with caplog.at_level(logging.WARNING, logger="pipeline.kafka.tansu_fix"):
         assert asyncio.run(run()) == {tp: records}
     assert f"{topic}[0] ({records + 1} > {records})" in caplog.text
+
 
 @pytest.fixture
 def quiet_faust(caplog: pytest.LogCaptureFixture) -> None:

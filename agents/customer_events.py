@@ -238,6 +238,7 @@ class _Batch:
     nodes: dict[str, IdentityNode | None] = field(default_factory=dict)
     out: list[Outgoing] = field(default_factory=list)
     counted: list[tuple[str, str]] = field(default_factory=list)  # (topic, type) of events processed
+    stamps: list[tuple[str, int]] = field(default_factory=list)  # (topic, record timestamp ms) of those events
     records: list[Any] = field(default_factory=list)  # outputs, for the metrics once delivered
     source: dict[str, Incoming] = field(default_factory=dict)  # customer -> their last message in the batch
     done: list[Incoming] = field(default_factory=list)  # messages finished by this batch: to be acknowledged
@@ -323,6 +324,7 @@ class CustomerEvents:
                         self.aligner.put_back(released[i + 1:])
                         break
             await self.producer.deliver(batch.out)
+            delivered_ms = time.time_ns() // 1_000_000
             for cid in batch.erased:  # after delivery, like every write
                 self.bind(batch.source[cid])
                 self._states.forget(cid)
@@ -343,7 +345,7 @@ class CustomerEvents:
                 held = self.aligner.lowest_held(tp) if self.aligner is not None else None
                 self.processed[tp] = next_read if held is None else held
             await self._progress(now, wall_ms)
-            self._count(batch, time.perf_counter() - started)
+            self._count(batch, time.perf_counter() - started, delivered_ms)
             return batch.done
 
     async def _progress(self, now: float, wall_ms: int) -> None:
@@ -452,6 +454,8 @@ class CustomerEvents:
         batch.out += out
         batch.records += step.outputs
         batch.counted.append((msg.topic, type(event).__name__))
+        if msg.timestamp_ms is not None:
+            batch.stamps.append((msg.topic, msg.timestamp_ms))
         if msg.topic in INPUT_TOPICS and not step.erased:  # an erasure's time is the wall clock's, not event time
             self.watermarks[msg.partition] = max(self.watermarks.get(msg.partition, 0), event.occurred_at)
         return any(isinstance(r, AccountFlagged) for r in step.outputs)
@@ -516,10 +520,12 @@ class CustomerEvents:
         if known != data:
             self.review_queue[cid] = data
 
-    def _count(self, batch: _Batch, seconds: float) -> None:
+    def _count(self, batch: _Batch, seconds: float, delivered_ms: int) -> None:
         m = self.rt.metrics
         for topic, kind in batch.counted:
             self._child(m.events, topic, kind).inc()
+        for topic, stamp in batch.stamps:  # a clock behind the producer's counts as no wait, not a negative one
+            self._child(m.event_latency, topic).observe(max(0, delivered_ms - stamp) / 1000)
         if batch.counted:
             m.batch_seconds.observe(seconds)
             m.batch_events.observe(len(batch.counted))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+# an input's age when its outputs are delivered: milliseconds live, minutes to hours for a backlog after downtime
+_AGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
 
 
 class Metrics:
@@ -56,6 +58,14 @@ class Metrics:
         # Wall time of one agent batch: decode, steps, delivery of every output, state writes.
         self.batch_seconds = Histogram(
             "journey_batch_seconds", "Per-batch processing time", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        # Seconds from an input record's timestamp (its producer's clock, or the broker's with LogAppendTime) to the
+        # broker's acknowledgement of every output of the batch that processed it: what a checkout waiting for its
+        # decision sees, the broker hops, the fetch and every wait in the worker included. Events that change
+        # nothing (duplicates) and dead-lettered messages are not counted.
+        self.event_latency = Histogram(
+            "journey_event_latency_seconds", "Input record timestamp to its outputs delivered", ["topic"],
+            buckets=_AGE_BUCKETS, registry=r,
         )
         # Events per batch taken by the customer agent.
         self.batch_events = Histogram(

@@ -43,6 +43,15 @@ def case(series: dict[str, str], *checks: dict[str, Any]) -> dict[str, Any]:
             "alert_rule_test": list(checks)}
 
 
+def latencies(slow: bool) -> dict[str, str]:
+    """journey_event_latency_seconds of payments: 10 decisions a minute, all between 1 and 2.5 s (slow) or all
+    within 50 ms."""
+    name = f'journey_event_latency_seconds_bucket{{{WORKER},topic="payments"'
+    counts = {"0.05": "0x40" if slow else "0+10x40", "1.0": "0x40" if slow else "0+10x40", "2.5": "0+10x40",
+              "+Inf": "0+10x40"}
+    return {f'{name},le="{le}"}}': values for le, values in counts.items()}
+
+
 CASES = [
     case({f"up{{{WORKER}}}": "1 1 0x10"},
          silent("JourneyWorkerDown", "2m"), fires("JourneyWorkerDown", "6m", job="payment-journey", instance="w0")),
@@ -65,6 +74,8 @@ CASES = [
          silent("JourneyChangelogWritesFailing", "3m"),
          fires("JourneyChangelogWritesFailing", "6m", instance="w0"),
          silent("JourneyChangelogWritesFailing", "25m")),
+    case(latencies(slow=True), silent("JourneyDecisionsSlow", "8m"), fires("JourneyDecisionsSlow", "20m")),
+    case(latencies(slow=False), silent("JourneyDecisionsSlow", "20m")),
     case({f"journey_rebalances_total{{{WORKER}}}": "1 1 1 2 3 4 5 6 7 8 9 10 11 12"},
          silent("JourneyRebalanceStorm", "4m"), fires("JourneyRebalanceStorm", "12m")),
 ]

@@ -408,3 +408,33 @@ async def test_the_producer_is_pushed_once_per_round_after_every_record_of_it_wa
     await producer.deliver([Outgoing("decisions", b"c1", f"v{i}".encode()) for i in range(3)])
     assert calls == ["v0", "v1", "v2", "push", "v0", "push"]
     assert sorted(v for _, _, v, _ in sent.records) == [b"v0", b"v1", b"v2"]
+
+
+async def test_an_events_latency_runs_from_its_record_timestamp_to_the_delivery_of_its_outputs(tmp_path: Path) -> None:
+    """journey_event_latency_seconds: the record's timestamp to the broker's acknowledgement of the batch's outputs
+    (here the broker takes 0.3 s to acknowledge); duplicates, dead letters and records without a timestamp are not
+    counted."""
+    rt, acked = runtime(tmp_path), Sent()
+
+    async def slow(topic: str, key: bytes, value: bytes, headers: Any, partition: int | None = None) -> Any:
+        done = await acked(topic, key, value, headers, partition)
+        later: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.3, later.set_result, None)
+        return asyncio.gather(done, later)
+
+    ce = CustomerEvents(rt, {}, {}, {}, Producer(slow, max_backoff_s=0))
+    data = rt.codec.encode(attempt())
+
+    def sample(name: str) -> float:
+        return rt.metrics.registry.get_sample_value(f"journey_event_latency_seconds_{name}", {"topic": "payments"}) or 0
+
+    sent_2s_ago = time.time_ns() // 1_000_000 - 2_000
+    await ce.process_batch([Incoming("payments", 0, 0, b"c1", data, timestamp_ms=sent_2s_ago)])
+    assert sample("count") == 1
+    assert 2.3 <= sample("sum") < 5, "two seconds on the way to the worker plus 0.3 s until the broker acknowledged"
+    await ce.process_batch([Incoming("payments", 0, 1, b"c1", data, timestamp_ms=sent_2s_ago),  # a duplicate
+                            Incoming("payments", 0, 2, b"c2", b"garbage!", timestamp_ms=sent_2s_ago),
+                            Incoming("payments", 0, 3, b"c3", rt.codec.encode(replace(
+                                attempt(), event_id="a3", customer_id="c3", payment_id="p3")))])  # no timestamp
+    assert "payments-dlq" in acked.topics() and acked.topics().count("decisions") == 2
+    assert sample("count") == 1

@@ -78,7 +78,8 @@ def test_prometheus_scrapes_the_worker_and_sees_events_lag_and_versions(broker: 
     events = write_jsonl(tmp_path / "events.jsonl", story(3))
     events_of = {t: f'journey_events_total{{topic="{t}"}}' for t in ("payments", "devices", "orders")}
     queries = ['up{job="payment-journey"} == 1', *events_of.values(), 'journey_consumer_lag{topic="payments"}',
-               "journey_build_info", "journey_policy_info", "journey_rebalances_total > 0"]
+               "journey_build_info", "journey_policy_info", "journey_rebalances_total > 0",
+               'journey_event_latency_seconds_count{topic="payments"} > 0']
     with worker(env, tmp_path / "worker.log"), prometheus(tmp_path, f"127.0.0.1:{env['JOURNEY_WEB_PORT']}") as base:
         published = journey("publish", str(events), env=env)
         assert published.returncode == 0, published.stderr

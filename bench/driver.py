@@ -45,6 +45,8 @@ class Phase:
     cpu_broker_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)  # rate phases: sorted
     series: list[tuple[int, float, float, int]] = field(default_factory=list)  # (second, p50, p99, n)
+    worker_p50_ms: float | None = None  # rate phases of the worker: its own histogram (bench/worker_view.py)
+    worker_p99_ms: float | None = None
 
     @property
     def complete(self) -> bool:

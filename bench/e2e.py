@@ -34,7 +34,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import breakdown, report, systems
+from bench import breakdown, report, systems, worker_view
 from bench.driver import IDLE, Driver, SystemFailed, attempt, wall_ms
 from bench.procs import spawn, stop
 from bench.report import ATTEMPTS, SIM, Result
@@ -116,14 +116,16 @@ class Run:
             self.say(f"[yellow]{s.label}: not run: {res.skipped}")
             return res
         log = self.data_dir / f"{s.key}.log"
-        env = systems.worker_env(os.environ, self.broker.bootstrap, self.data_dir, free_port()) \
+        web_port = free_port()
+        env = systems.worker_env(os.environ, self.broker.bootstrap, self.data_dir, web_port) \
             if s.key == "worker" else dict(os.environ)
+        metrics_url = f"http://127.0.0.1:{web_port}/metrics" if s.key == "worker" else None
         proc = spawn(s.command(self.broker.bootstrap, self.data_dir), env, log)
         res.pids.append(proc.pid)
         self.started.setdefault(s.key, []).append(proc.pid)
         self.say(f"[bold]{s.label}[/bold]: pid {proc.pid}, log {log}")
         try:
-            asyncio.run(self._measure(s, res, proc.pid, lambda: proc.poll() is None))
+            asyncio.run(self._measure(s, res, proc.pid, lambda: proc.poll() is None, metrics_url))
         except Exception as err:  # SystemFailed, or a client error: this system's run ends, the others go on
             why = str(err) if isinstance(err, SystemFailed) else f"{type(err).__name__}: {err}"
             res.error = f"{why}; log tail: {' / '.join(_tail(log, 3))}"
@@ -138,7 +140,8 @@ class Run:
             self.say(f"[yellow]{s.label}: no state measure: {type(err).__name__}: {err}")
         return res
 
-    async def _measure(self, s: System, res: Result, pid: int, running: Callable[[], bool]) -> None:
+    async def _measure(self, s: System, res: Result, pid: int, running: Callable[[], bool],
+                       metrics_url: str | None) -> None:
         a = self.args
         async with Driver(self.broker.bootstrap, self.codec, s.topic, systems.PARTITIONS, lambda: pid,
                           self.broker.pid, running) as d:
@@ -155,8 +158,26 @@ class Run:
             for rate in a.rates:
                 await d.settle()  # each rate phase starts on a system that finished the phase before
                 total = int(rate * a.seconds)
-                res.phases[f"{rate}/s"] = await d.rate(rate, a.seconds, max(10.0, 1.5 * a.seconds), self.tracker(
-                    f"{s.key}: {rate}/s for {a.seconds:g} s", total))
+                before = await self._worker_view(metrics_url)
+                phase = res.phases[f"{rate}/s"] = await d.rate(rate, a.seconds, max(10.0, 1.5 * a.seconds),
+                                                               self.tracker(f"{s.key}: {rate}/s for {a.seconds:g} s",
+                                                                            total))
+                after = await self._worker_view(metrics_url)
+                if before is not None and after is not None:
+                    p50, p99 = worker_view.quantile(0.5, before, after), worker_view.quantile(0.99, before, after)
+                    phase.worker_p50_ms = None if p50 is None else 1000 * p50
+                    phase.worker_p99_ms = None if p99 is None else 1000 * p99
+
+    async def _worker_view(self, url: str | None) -> worker_view.Buckets | None:
+        """The worker's latency histogram, or None (not the worker, or its /metrics did not answer: said, not
+        fatal)."""
+        if url is None:
+            return None
+        try:
+            return await asyncio.to_thread(worker_view.scrape, url)
+        except (OSError, ValueError) as err:
+            self.say(f"[yellow]no latency histogram from {url}: {err}")
+            return None
 
     def _state_sizes(self, s: System) -> list[int] | None:
         if s.state == "stats":
@@ -272,6 +293,10 @@ NOTES = (
     "drain window. The plot shows p50 (solid) and p99 (dashed) per second of sending. Each rate phase starts once "
     "the system has worked off the phase before (its CPU use over a second below 40% of a core, at most 30 s): the "
     "sim mix's last events after its last attempt are otherwise still being processed when the 500/s phase begins.",
+    "The worker's own metric (Every phase): quantiles of what its journey_event_latency_seconds histogram gained "
+    "over the phase (scraped from its /metrics before and after; interpolated within a bucket as Prometheus's "
+    "histogram_quantile does): from each attempt's record timestamp to the broker's acknowledgement of the batch "
+    "that answered it. What it lacks against the bench's figure is the last hop, the measuring consumer's fetch.",
     "Idle CPU: a system's and the broker's CPU over the idle phase (nothing sent, once the system is ready and its "
     "start-up has settled) as a share of one core. It is the cost of polling, timers and progress marks, which every "
     "event at a moderate rate also carries: 10% of a core at rest is 0.2 ms per event at 500/s. The broker's share "

@@ -70,14 +70,16 @@ def summary_rows(results: Sequence[Result], rates: Sequence[int]) -> tuple[list[
 
 def detail_rows(results: Sequence[Result]) -> tuple[list[str], list[list[str]]]:
     heads = ["system", "phase", "events sent", "decisions", "seconds", "decisions/s", "CPU ms/ev system",
-             "CPU ms/ev broker"]
+             "CPU ms/ev broker", "p50 / p99 ms, worker's own metric"]
     rows = []
     for res in results:
         for p in res.phases.values():
             if p.name == IDLE:  # no events: its CPU is in the summary, as a share of a core
                 continue
+            own = "-" if p.worker_p50_ms is None and p.worker_p99_ms is None else \
+                f"{_ms(p.worker_p50_ms)} / {_ms(p.worker_p99_ms)}"
             rows.append([res.system.label, p.name, f"{p.sent:,}", f"{p.received:,}/{p.expected:,}", f"{p.seconds:.2f}",
-                         _num(p.per_second), _num(p.cpu_ms_per_event(), 3), _num(p.cpu_ms_per_event(True), 3)])
+                         _num(p.per_second), _num(p.cpu_ms_per_event(), 3), _num(p.cpu_ms_per_event(True), 3), own])
     return heads, rows
 
 

@@ -46,3 +46,26 @@ def test_quick_bench_prints_numbers_for_each_system_and_leaves_no_process_runnin
     started = [data["pids"]["broker"], *(pid for pids in data["pids"]["systems"].values() for pid in pids)]
     assert len(started) == 3 and all(started)
     assert [pid for pid in started if alive(pid)] == []
+
+
+def test_quick_bench_of_the_worker_reads_its_own_latency_histogram_beside_the_measured_one(tmp_path: Path) -> None:
+    """The worker's own journey_event_latency_seconds, scraped from its /metrics around each rate phase, appears in
+    the Every phase table; it stops short of the measuring consumer's hop, so it cannot exceed the bench's figure by
+    more than a bucket's interpolation."""
+    results = tmp_path / "bench.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.e2e", "--quick", "--systems", "worker", "--rates", "500", "--json", str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "no latency histogram" not in run.stdout + run.stderr
+
+    phase = json.loads(results.read_text())["results"][0]["phases"]["500/s"]
+    own50, own99 = phase["worker_p50_ms"], phase["worker_p99_ms"]
+    assert own50 is not None and own99 is not None and 0 < own50 <= own99, phase
+    measured99 = sorted(phase["latencies_ms"])[int(0.99 * len(phase["latencies_ms"]))]
+    assert own99 <= 2 * measured99 + 10, (own99, measured99)
+    row = next(line for line in run.stdout.splitlines() if "journey worker" in line and "500/s" in line)
+    assert f"{own50:,.1f} /" in row or f"{own50:,.0f} /" in row, row
+    started = [data for data in json.loads(results.read_text())["pids"]["systems"].values()]
+    assert [pid for pids in started for pid in pids if alive(pid)] == []

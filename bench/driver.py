@@ -45,6 +45,7 @@ class Phase:
     cpu_broker_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)  # rate phases: sorted
     series: list[tuple[int, float, float, int]] = field(default_factory=list)  # (second, p50, p99, n)
+    cpu_series: list[tuple[int, float, float]] = field(default_factory=list)  # (second, system %, broker % of a core)
     worker_p50_ms: float | None = None  # rate phases of the worker: its own histogram (bench/worker_view.py)
     worker_p99_ms: float | None = None
 
@@ -164,6 +165,16 @@ class Driver:
     def _cpu(self) -> tuple[float, float]:
         return cpu_seconds(self.system_pid()), cpu_seconds(self.broker_pid, tree=False)
 
+    async def _sample_cpu(self, into: list[tuple[int, float, float]]) -> None:
+        """Once a second until cancelled: the system's and the broker's CPU over that second, in % of a core."""
+        (system0, broker0), t0 = self._cpu(), time.perf_counter()
+        start = t0
+        while True:
+            await asyncio.sleep(max(0.0, start + len(into) + 1 - time.perf_counter()))
+            (system1, broker1), t1 = self._cpu(), time.perf_counter()
+            into.append((len(into), 100 * (system1 - system0) / (t1 - t0), 100 * (broker1 - broker0) / (t1 - t0)))
+            (system0, broker0), t0 = (system1, broker1), t1
+
     async def ready(self, timeout: float) -> float:
         """Probe until the system answers; seconds it took."""
         start = time.monotonic()
@@ -233,6 +244,7 @@ class Driver:
         self._await(ids)
         cpu0 = self._cpu()
         start = time.perf_counter()
+        sampler = asyncio.create_task(self._sample_cpu(phase.cpu_series))
         for i in range(total):
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
@@ -246,6 +258,8 @@ class Driver:
             if i % 100 == 0:
                 progress(total - len(self._expect))
         phase.seconds = time.perf_counter() - start
+        sampler.cancel()
+        await asyncio.gather(sampler, return_exceptions=True)
         await self._wait(ids, time.monotonic() + drain, progress)
         cpu1 = self._cpu()
         phase.cpu_system_s, phase.cpu_broker_s = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]

@@ -293,6 +293,13 @@ NOTES = (
     "drain window. The plot shows p50 (solid) and p99 (dashed) per second of sending. Each rate phase starts once "
     "the system has worked off the phase before (its CPU use over a second below 40% of a core, at most 30 s): the "
     "sim mix's last events after its last attempt are otherwise still being processed when the 500/s phase begins.",
+    "CPU per second (the plot's lower panel): the broker's climbs through a rate phase at a steady rate. Tansu's "
+    "in-memory storage spends on every read a time that grows with the number of record batches the partition "
+    "holds, and the offered load adds one batch per attempt: `python -m bench.tansu_reads` shows 500 one-record "
+    "batches a second, read by one consumer, costing it about 30% of a core after 5 s and 80% after 20 s on this "
+    "machine, and as many records again stored in large batches costing nothing more. A Kafka broker finds an "
+    "offset through its index. On two cores the broker's climb takes CPU from the system under test, so every "
+    "system's latency is higher late in a phase than early.",
     "The worker's own metric (Every phase): quantiles of what its journey_event_latency_seconds histogram gained "
     "over the phase (scraped from its /metrics before and after; interpolated within a bucket as Prometheus's "
     "histogram_quantile does): from each attempt's record timestamp to the broker's acknowledgement of the batch "

@@ -175,7 +175,7 @@ def markdown(results: Sequence[Result], rates: Sequence[int], settings: str, bro
     if trows:
         parts += ["## Against issue 9's targets", "", markdown_table(theads, trows), ""]
     if plot:
-        parts += [f"![p50 and p99 latency per second at {rates[0]}/s offered]({plot})", ""]
+        parts += [f"![p50 and p99 latency and CPU per second at {rates[0]}/s offered]({plot})", ""]
     parts += [*sections, "## Every phase", "", markdown_table(dheads, drows), "", "## How it was measured", ""]
     parts += [f"- {n}" for n in notes]
     parts += ["", "Regenerate with `make bench` (`python -m bench.e2e --help` lists the knobs).", ""]
@@ -183,7 +183,8 @@ def markdown(results: Sequence[Result], rates: Sequence[int], settings: str, bro
 
 
 def plot_latency(results: Sequence[Result], rate: int, path: Path) -> str | None:
-    """Per-second p50 and p99 per system at `rate`; None (and no file) when matplotlib is not installed."""
+    """Per-second p50 and p99 per system at `rate`, and below them each second's CPU of the broker and of the system;
+    returns why there is no plot (and writes no file) when matplotlib is not installed, else None."""
     try:
         import matplotlib
 
@@ -191,7 +192,7 @@ def plot_latency(results: Sequence[Result], rate: int, path: Path) -> str | None
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not installed (the `bench` extra has it)"
-    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=90)
+    fig, (ax, cpu) = plt.subplots(2, 1, figsize=(8, 7.2), dpi=90, sharex=True, height_ratios=(2, 1))
     for i, res in enumerate(results):
         p = res.phases.get(f"{rate}/s")
         if p is None or not p.series:
@@ -200,14 +201,20 @@ def plot_latency(results: Sequence[Result], rate: int, path: Path) -> str | None
         seconds = [s[0] for s in p.series]
         ax.plot(seconds, [s[1] for s in p.series], color=color, label=f"{res.system.label} p50")
         ax.plot(seconds, [s[2] for s in p.series], color=color, linestyle="--", label=f"{res.system.label} p99")
+        cpu.plot([c[0] for c in p.cpu_series], [c[1] for c in p.cpu_series], color=color, linestyle=":")
+        cpu.plot([c[0] for c in p.cpu_series], [c[2] for c in p.cpu_series], color=color)
     ax.set_yscale("log")
-    ax.set_xlabel("second of the run (by send time)")
     ax.set_ylabel("latency, ms (log scale)")
     ax.set_title(f"Decision latency at {rate}/s offered, per second")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    cpu.set_xlabel("second of the run (by send time)")
+    cpu.set_ylabel("CPU, % of a core")
+    cpu.set_title("CPU per second: the broker (solid), the system (dotted)", fontsize=9)
+    for a in (ax, cpu):
+        a.grid(True, which="both", alpha=0.3)
+    cpu.set_ylim(bottom=0)
+    cpu.xaxis.get_major_locator().set_params(integer=True)
     fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0.16, 1, 1))
+    fig.tight_layout(rect=(0, 0.11, 1, 1))
     fig.savefig(path)
     plt.close(fig)
     return None

@@ -65,7 +65,19 @@ def test_quick_bench_of_the_worker_reads_its_own_latency_histogram_beside_the_me
     assert own50 is not None and own99 is not None and 0 < own50 <= own99, phase
     measured99 = sorted(phase["latencies_ms"])[int(0.99 * len(phase["latencies_ms"]))]
     assert own99 <= 2 * measured99 + 10, (own99, measured99)
+    # each second of sending, the CPU of the worker (it decides) and of the broker (it serves both sides)
+    assert len(phase["cpu_series"]) >= 2 and all(c[1] > 0 and c[2] > 0 for c in phase["cpu_series"]), phase
     row = next(line for line in run.stdout.splitlines() if "journey worker" in line and "500/s" in line)
     assert f"{own50:,.1f} /" in row or f"{own50:,.0f} /" in row, row
     started = [data for data in json.loads(results.read_text())["pids"]["systems"].values()]
     assert [pid for pids in started for pid in pids if alive(pid)] == []
+
+
+def test_the_tansu_reads_bench_prints_the_brokers_cpu_as_its_partitions_grow() -> None:
+    run = subprocess.run([sys.executable, "-m", "bench.tansu_reads", "--rate", "200", "--seconds", "2", "--every", "1"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in run.stdout.splitlines() if line.startswith("│")]
+    assert [r[0] for r in rows] == ["1", "2"], run.stdout
+    assert [r[1] for r in rows] == ["50", "100"] and [r[3] for r in rows] == ["150", "200"], run.stdout
+    assert all(float(r[2]) > 0 and float(r[4]) > 0 for r in rows), run.stdout

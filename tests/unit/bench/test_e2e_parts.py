@@ -3,15 +3,20 @@ customer behind each changelog key, CPU time from /proc, and the Markdown table.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from bench.driver import Phase, percentile
+from bench.driver import Driver, Phase, percentile
 from bench.procs import cpu_seconds, descendants
 from bench.report import markdown_table
 from bench.systems import customer_of
+from pipeline.wire.codec import Codec
+from pipeline.wire.registry import LocalRegistry
 
 
 def test_quantiles_use_the_nearest_rank() -> None:
@@ -71,3 +76,24 @@ def test_a_phase_s_cpu_share_is_per_core_and_per_second() -> None:
     idle = Phase("idle", sent=0, expected=0, seconds=4.0, cpu_system_s=1.0, cpu_broker_s=0.2)
     assert idle.cpu_share() == 0.25 and idle.cpu_share(broker=True) == pytest.approx(0.05)
     assert idle.cpu_ms_per_event() == 0.0 and Phase("idle", sent=0, expected=0).cpu_share() == 0.0
+
+
+async def test_a_rate_phase_samples_the_cpu_of_the_system_and_the_broker_each_second(tmp_path: Path) -> None:
+    """Driver._sample_cpu on real processes: a spinning Python as the system, an idle `sleep` as the broker."""
+    spin = "import time\nend = time.monotonic() + 5\nwhile time.monotonic() < end:\n    pass"
+    system = await asyncio.create_subprocess_exec(sys.executable, "-c", spin)
+    broker = await asyncio.create_subprocess_exec("sleep", "30")
+    codec = Codec(LocalRegistry(tmp_path / "registry.json"))
+    driver = Driver("127.0.0.1:9", codec, lambda name: name, 1, lambda: system.pid, broker.pid, lambda: True)
+    series: list[tuple[int, float, float]] = []
+    try:
+        sampler = asyncio.create_task(driver._sample_cpu(series))
+        await asyncio.sleep(2.5)
+        sampler.cancel()
+        await asyncio.gather(sampler, return_exceptions=True)
+    finally:
+        for p in (system, broker):
+            p.kill()
+            await p.wait()
+    assert [s[0] for s in series] == [0, 1]
+    assert all(system_share > 60 and broker_share < 5 for _, system_share, broker_share in series), series

@@ -45,13 +45,17 @@ def worker_dir(settings: Settings) -> Path:
 
 
 def persisted_offsets(folder: Path) -> dict[tuple[str, int], int]:
-    """(table, partition) -> the changelog offset Faust last applied to that RocksDB partition."""
+    """(table, partition) -> the changelog offset Faust last applied to that RocksDB partition.
+
+    A folder without RocksDB's CURRENT file holds no database: a worker killed while it created one (rocksdict
+    writes its rocksdict-config.json first) leaves only that. Nothing was ever applied there, and Faust opens the
+    folder as a new database, so it is skipped (opening it read-only would fail and stop the worker's restart)."""
     from rocksdict import AccessType, Options, Rdict
 
     found: dict[tuple[str, int], int] = {}
     for db in sorted(folder.glob("v*/tables/*.db")):
         table, _, partition = db.name.removesuffix(".db").rpartition("-")
-        if not (table and partition.isdigit()):
+        if not (table and partition.isdigit()) or not (db / "CURRENT").is_file():
             continue
         store = Rdict(str(db), options=Options(raw_mode=True), access_type=AccessType.read_only())
         try:

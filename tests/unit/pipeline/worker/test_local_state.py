@@ -43,6 +43,21 @@ def test_persisted_offsets_are_read_from_each_table_partition(tmp_path: Path) ->
     assert persisted_offsets(tmp_path) == {("customer-state", 0): 41, ("customer-state", 3): 7}
 
 
+def test_a_partition_whose_creation_a_sigkill_cut_short_has_no_offset_and_opens_as_a_new_database(
+        tmp_path: Path) -> None:
+    """Seen in the kill test: the worker died after rocksdict wrote its config into the new folder and before
+    RocksDB wrote CURRENT. The restart must neither fail on that folder nor lose the partitions beside it."""
+    write_table(tmp_path, "customer-state", 1, 12)
+    cut = tmp_path / "v1" / "tables" / "identity-index-3.db"
+    cut.mkdir()
+    (cut / "rocksdict-config.json").write_text('{"raw_mode":true,"prefix_extractors":{}}')
+    assert persisted_offsets(tmp_path) == {("customer-state", 1): 12}
+    db = Rdict(str(cut), options=Options(raw_mode=True))  # as Faust's store opens it: read-write, created if missing
+    db[b"k"] = b"v"
+    db.close()
+    assert persisted_offsets(tmp_path) == {("customer-state", 1): 12}  # a database now, still nothing applied
+
+
 def test_an_offset_at_or_past_the_changelog_end_is_stale_and_a_missing_changelog_ends_at_zero() -> None:
     persisted = {("customer-state", 0): 9, ("customer-state", 1): 10, ("due-index", 0): 0}
     ends = {("app-customer-state-changelog", 0): 10, ("app-customer-state-changelog", 1): 10}

@@ -85,3 +85,28 @@ def test_a_running_worker_whose_broker_comes_back_empty_stops_with_one_sentence_
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_a_worker_killed_while_it_created_a_table_partition_restarts_and_decides(tmp_path: Path) -> None:
+    """A SIGKILL between rocksdict's config file and RocksDB's CURRENT leaves a folder with no database (seen in the
+    kill test). The restarted worker must not die on it in the stale-state check, and must keep what it had."""
+    data = tmp_path / "data"
+    broker = EmbeddedBroker(tmp_path / "broker-data")
+    try:
+        broker.start()
+        env = journey_env(broker.bootstrap, data)
+        with worker(env, tmp_path / "worker-1.log"):
+            decide(broker.bootstrap, data, env, "p-before")
+            time.sleep(2)  # the changelog writes and their offsets reach RocksDB
+        tables = next((data / "worker").glob("v*/tables"))
+        cut = next(tables / f"identity-index-{p}.db" for p in range(64)
+                   if not (tables / f"identity-index-{p}.db").exists())
+        cut.mkdir()
+        (cut / "rocksdict-config.json").write_text('{"raw_mode":true,"prefix_extractors":{}}')
+        with worker(env, tmp_path / "worker-2.log"):
+            decide(broker.bootstrap, data, env, "p-after")
+    finally:
+        broker.stop()
+    log = (tmp_path / "worker-2.log").read_text()
+    assert "Traceback" not in log and "ahead of their changelogs" not in log, log[-3000:]
+    assert not list(data.glob("worker.stale-*")), "the state it had is kept"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from agents.rules.checkout.policy import CheckoutPolicy
 from agents.rules.events import PaymentAttempted
 from agents.rules.identity import IdentityNode
-from agents.rules.profile import CustomerProfile, chargeback_ages, faded_chargebacks, faded_weight
+from agents.rules.profile import AttemptMark, CustomerProfile, chargeback_ages, faded_chargebacks, faded_weight
 from agents.rules.profile import has_bad_history as _has_bad_history
 from agents.rules.reviews.standing import NO_STANDING, Standing
 from agents.rules.timeunits import DAY_MS, HOUR_MS, MINUTE_MS
@@ -211,16 +211,15 @@ def keeps_failing_challenges(f: Facts) -> Signal | None:
 
 # ---- card testing ----------------------------------------------------------------------------------------
 
-def _attempts_within(f: Facts, window_ms: int) -> list[tuple[str | None, int | None]]:
-    """(card, EUR cents) of this attempt and of the customer's earlier attempts within the window."""
-    earlier = [(m.card, f.policy.eur_cents(m.amount_minor, m.currency))
-               for m in f.profile.recent_attempts if 0 <= f.now - m.at <= window_ms]
-    return [(f.attempt.card_fingerprint, f.eur_cents), *earlier]
+def _earlier_within(f: Facts, window_ms: int) -> list[AttemptMark]:
+    """The customer's earlier attempts within the window (this attempt is not among them)."""
+    now = f.now
+    return [m for m in f.profile.recent_attempts if 0 <= now - m.at <= window_ms]
 
 
 def is_attempting_too_fast(f: Facts) -> Signal | None:
     window = f.policy.velocity_window_ms
-    n = len(_attempts_within(f, window))
+    n = 1 + len(_earlier_within(f, window))
     if n >= f.policy.velocity_attempts:
         minutes = window // MINUTE_MS
         return signal(f, "ATTEMPT_VELOCITY", f"{n} attempts on this account within {minutes} minutes.")
@@ -229,7 +228,9 @@ def is_attempting_too_fast(f: Facts) -> Signal | None:
 
 def is_cycling_cards(f: Facts) -> Signal | None:
     window = f.policy.card_window_ms
-    cards = {card for card, _ in _attempts_within(f, window) if card}
+    cards = {m.card for m in _earlier_within(f, window) if m.card}
+    if f.attempt.card_fingerprint:
+        cards.add(f.attempt.card_fingerprint)
     if len(cards) >= f.policy.cards_in_window:
         return signal(f, "MANY_CARDS", f"{len(cards)} different cards on this account within "
                                        f"{window // HOUR_MS} hours.")
@@ -240,8 +241,8 @@ def is_probing_with_small_amounts(f: Facts) -> Signal | None:
     limit = f.policy.small_amount_eur_cents
     if f.eur_cents is None or f.eur_cents >= limit:
         return None
-    amounts = [eur for _, eur in _attempts_within(f, f.policy.velocity_window_ms)]
-    small = [eur for eur in amounts if eur is not None and eur < limit]
+    earlier = (f.policy.eur_cents(m.amount_minor, m.currency) for m in _earlier_within(f, f.policy.velocity_window_ms))
+    small = [eur for eur in (f.eur_cents, *earlier) if eur is not None and eur < limit]
     if len(small) >= f.policy.small_attempts:
         return signal(f, "SMALL_AMOUNTS",
                       f"{len(small)} attempts under EUR {limit / 100:.2f} in a short time: card testing?")

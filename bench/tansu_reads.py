@@ -6,10 +6,11 @@ latencies with it. One embedded Tansu (in-memory storage), a topic of 4 partitio
 - small batches: a producer sends RATE records a second one at a time (linger 1 ms, as the bench's offered load does,
   so each record is a batch of its own) while a consumer with a 5 ms fetch wait (the measuring consumer's) reads them;
   the partitions grow by RATE batches a second;
-- the same after a prefill of as many records in large batches: as many records stored, few batches.
+- the same after a prefill of as many records in batches of 500: twice the records, hardly more batches.
 
 Each row: the records stored per partition so far and the broker's CPU over that stretch, as a share of a core.
-The second run stores twice the records of the first in about as many batches; the broker's CPU follows the batches.
+The second run's partitions hold, besides the same one-record batches, as many records again in batches of 500: the
+broker's CPU follows the batches, not the records.
 
     python -m bench.tansu_reads [--rate 500] [--seconds 30]
 """
@@ -22,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -45,11 +47,17 @@ async def _topic(bootstrap: str, name: str) -> None:
 
 
 async def _prefill(producer: AIOKafkaProducer, topic: str, records: int) -> None:
-    """`records` records in batches of up to 500 per partition."""
+    """`records` records in batches of 500 per partition, each built and sent as one batch."""
+    sent: list[asyncio.Future[Any]] = []
     for start in range(0, records, 500 * PARTITIONS):
-        for i in range(start, min(records, start + 500 * PARTITIONS)):
-            await producer.send(topic, VALUE, partition=i % PARTITIONS)
-        await producer.flush()
+        for partition in range(PARTITIONS):
+            batch = producer.create_batch()
+            for _ in range(start + partition, min(records, start + 500 * PARTITIONS), PARTITIONS):
+                if batch.append(key=None, value=VALUE, timestamp=None) is None:
+                    raise RuntimeError("a prefill batch is full: raise the producer's max_batch_size")
+            batch.close()
+            sent.append(await producer.send_batch(batch, topic, partition=partition))
+    await asyncio.gather(*sent)
 
 
 async def run(bootstrap: str, broker_pid: int, topic: str, rate: int, seconds: int, prefill: int,

@@ -164,9 +164,7 @@ class Run:
                                                                             total))
                 after = await self._worker_view(metrics_url)
                 if before is not None and after is not None:
-                    p50, p99 = worker_view.quantile(0.5, before, after), worker_view.quantile(0.99, before, after)
-                    phase.worker_p50_ms = None if p50 is None else 1000 * p50
-                    phase.worker_p99_ms = None if p99 is None else 1000 * p99
+                    phase.worker_p50_ms, phase.worker_p99_ms = worker_view.p50_p99_ms(before, after)
 
     async def _worker_view(self, url: str | None) -> worker_view.Buckets | None:
         """The worker's latency histogram, or None (not the worker, or its /metrics did not answer: said, not

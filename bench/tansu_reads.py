@@ -21,29 +21,22 @@ import argparse
 import asyncio
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.console import Console
+from rich.progress import Progress
 
 from bench.procs import cpu_seconds
 from bench.report import rich_table
+from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.embedded import EmbeddedBroker
 
 PARTITIONS = 4
 VALUE = b"v" * 300  # about an encoded attempt
-
-
-async def _topic(bootstrap: str, name: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, PARTITIONS, 1)])
-    finally:
-        await admin.close()
 
 
 async def _prefill(producer: AIOKafkaProducer, topic: str, records: int) -> None:
@@ -61,9 +54,10 @@ async def _prefill(producer: AIOKafkaProducer, topic: str, records: int) -> None
 
 
 async def run(bootstrap: str, broker_pid: int, topic: str, rate: int, seconds: int, prefill: int,
-              every: int) -> list[tuple[int, int, float]]:
-    """(second, records stored per partition, broker CPU % of a core over the last `every` seconds)."""
-    await _topic(bootstrap, topic)
+              every: int, tick: Callable[[], None] = lambda: None) -> list[tuple[int, int, float]]:
+    """(second, records stored per partition, broker CPU % of a core over the last `every` seconds); `tick` after
+    each second of sending."""
+    await ensure_topics(bootstrap, {topic: PARTITIONS})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1, max_batch_size=1 << 20)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=5)
     await producer.start()
@@ -93,6 +87,7 @@ async def run(bootstrap: str, broker_pid: int, topic: str, rate: int, seconds: i
                     await asyncio.sleep(delay)
                 await producer.send(topic, VALUE, partition=sent % PARTITIONS)
                 sent += 1
+            tick()
             if second % every == 0:
                 cpu1, t1 = cpu_seconds(broker_pid, tree=False), time.perf_counter()
                 rows.append((second, (prefill + sent) // PARTITIONS, 100 * (cpu1 - cpu0) / (t1 - t0)))
@@ -119,10 +114,15 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     a = arguments(argv)
     every = max(1, min(a.every, a.seconds))
-    with tempfile.TemporaryDirectory(prefix="journey-tansu-reads-") as tmp, EmbeddedBroker(Path(tmp)) as broker:
+    with tempfile.TemporaryDirectory(prefix="journey-tansu-reads-") as tmp, EmbeddedBroker(Path(tmp)) as broker, \
+            Progress(console=Console(stderr=True)) as progress:
         assert broker.pid is not None
-        small = asyncio.run(run(broker.bootstrap, broker.pid, "small-batches", a.rate, a.seconds, 0, every))
-        big = asyncio.run(run(broker.bootstrap, broker.pid, "prefilled", a.rate, a.seconds, a.rate * a.seconds, every))
+        runs = []
+        for topic, prefill in (("small-batches", 0), ("prefilled", a.rate * a.seconds)):
+            task = progress.add_task(f"{topic}: {a.rate}/s for {a.seconds} s", total=a.seconds)
+            runs.append(asyncio.run(run(broker.bootstrap, broker.pid, topic, a.rate, a.seconds, prefill, every,
+                                        partial(progress.advance, task))))
+        small, big = runs
     rows = [[str(s), f"{n:,}", f"{c:.0f}", f"{n2:,}", f"{c2:.0f}"] for (s, n, c), (_, n2, c2) in zip(small, big,
                                                                                                       strict=True)]
     heads = ["second", "records per partition (1 per batch)", "broker CPU %",

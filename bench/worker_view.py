@@ -8,11 +8,11 @@ latency from the last hop's."""
 from __future__ import annotations
 
 import math
-import re
 import urllib.request
 
-BUCKET = "journey_event_latency_seconds_bucket"
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+from prometheus_client.parser import text_string_to_metric_families
+
+FAMILY = "journey_event_latency_seconds"
 
 Buckets = dict[float, float]  # upper bound in seconds (+Inf included) -> cumulative count
 
@@ -20,21 +20,26 @@ Buckets = dict[float, float]  # upper bound in seconds (+Inf included) -> cumula
 def parse(text: str, topic: str) -> Buckets:
     """The cumulative bucket counts of `topic` in a /metrics page (summed over any other label)."""
     out: Buckets = {}
-    for line in text.splitlines():
-        if not line.startswith(BUCKET + "{"):
+    for family in text_string_to_metric_families(text):
+        if family.name != FAMILY:
             continue
-        labels, _, value = line.rpartition(" ")
-        found = dict(_LABEL.findall(labels))
-        if found.get("topic") != topic or "le" not in found:
-            continue
-        le = math.inf if found["le"] == "+Inf" else float(found["le"])
-        out[le] = out.get(le, 0.0) + float(value)
+        for sample in family.samples:
+            if sample.name == FAMILY + "_bucket" and sample.labels.get("topic") == topic:
+                le = float(sample.labels["le"])  # "+Inf" reads as inf
+                out[le] = out.get(le, 0.0) + sample.value
     return out
 
 
 def scrape(url: str, topic: str = "payments", timeout: float = 5.0) -> Buckets:
     with urllib.request.urlopen(url, timeout=timeout) as page:  # noqa: S310 (the bench's own worker on loopback)
         return parse(page.read().decode(), topic)
+
+
+def p50_p99_ms(before: Buckets, after: Buckets) -> tuple[float | None, float | None]:
+    """The phase's p50 and p99 in milliseconds (None where `quantile` has none)."""
+    found = (quantile(q, before, after) for q in (0.5, 0.99))
+    p50, p99 = (None if s is None else 1000 * s for s in found)
+    return p50, p99
 
 
 def quantile(q: float, before: Buckets, after: Buckets) -> float | None:

@@ -69,7 +69,7 @@ def test_quick_bench_of_the_worker_reads_its_own_latency_histogram_beside_the_me
     assert len(phase["cpu_series"]) >= 2 and all(c[1] > 0 and c[2] > 0 for c in phase["cpu_series"]), phase
     row = next(line for line in run.stdout.splitlines() if "journey worker" in line and "500/s" in line)
     assert f"{own50:,.1f} /" in row or f"{own50:,.0f} /" in row, row
-    started = [data for data in json.loads(results.read_text())["pids"]["systems"].values()]
+    started = json.loads(results.read_text())["pids"]["systems"].values()
     assert [pid for pids in started for pid in pids if alive(pid)] == []
 
 

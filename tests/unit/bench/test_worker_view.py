@@ -11,7 +11,7 @@ from prometheus_client import generate_latest
 from bench.driver import Phase
 from bench.report import Result, detail_rows
 from bench.systems import SYSTEMS
-from bench.worker_view import parse, quantile
+from bench.worker_view import p50_p99_ms, parse, quantile
 from pipeline.metrics import EVENT_LATENCY_BUCKETS, Metrics
 
 
@@ -37,6 +37,7 @@ def test_quantiles_count_only_what_the_phase_added_and_only_its_topic() -> None:
     assert p50 is not None and p99 is not None
     # the 50th observation, 109 ms, is the 5th of 25 in (0.1, 0.15]; the 99th, 207 ms, the 29th of 30 in (0.15, 0.25]
     assert math.isclose(p50, 0.1 + 0.05 * 5 / 25) and math.isclose(p99, 0.15 + 0.1 * 29 / 30)
+    assert p50_p99_ms(before, after) == (1000 * p50, 1000 * p99)  # what the bench's table shows
 
 
 def test_nothing_observed_or_beyond_the_last_bucket_has_no_quantile() -> None:
